@@ -1,0 +1,128 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "mpire/detail/byte_buffer.hpp"
+#include "mpire/detail/task_error.hpp"
+#include "mpire/options.hpp"
+
+/// The type-erased engine as the typed front end sees it. Everything here is implemented in
+/// src/engine; templates only fill chunks, run kernels and decode results.
+namespace mpire::detail {
+
+/// A typed value moved between threads without serialization (threading workers).
+class Box {
+  public:
+    virtual ~Box() = default;
+};
+template <class T>
+class TypedBox final : public Box {
+  public:
+    explicit TypedBox(T v) : value(std::move(v)) {}
+    T value;
+};
+
+/// A chunk of tasks or of results: bytes for process workers, a box for threading workers.
+/// Byte payloads start with `frame_header_size` bytes that belong to the transport.
+struct Payload {
+    ByteBuffer bytes;
+    std::unique_ptr<Box> box;
+};
+inline constexpr std::size_t frame_header_size = 24;
+
+/// What a task function sees of the worker it runs on.
+struct WorkerContext {
+    int worker_id = 0;
+};
+
+/// A user function turned into something that runs a chunk of tasks. It is built in the
+/// parent; process workers either inherit it through fork or rebuild it from `KernelShipping`.
+class Kernel {
+  public:
+    virtual ~Kernel() = default;
+    /// Process workers: decodes the items after `in`'s position, runs them and appends the
+    /// encoded results to `out`. Returns false and fills `error` when a task throws.
+    virtual bool run_bytes(const WorkerContext& context, ByteReader& in, ByteBuffer& out,
+                           TaskError& error) = 0;
+    /// Threading workers: the same on typed boxes.
+    virtual bool run_boxed(const WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
+                           TaskError& error) = 0;
+    /// Parent side: "tasks 40 to 47, the first with Arg 0: 40", for a chunk a worker died on.
+    [[nodiscard]] virtual std::string describe_chunk(const Payload& chunk) const = 0;
+};
+
+/// Rebuilds a kernel inside a live worker process from the bytes of `KernelShipping::state`.
+using KernelFactory = std::unique_ptr<Kernel> (*)(ByteReader& state);
+
+/// How a kernel reaches workers that were started before it existed (keep_alive). A null
+/// factory means the callable cannot be shipped safely; such workers are restarted instead.
+struct KernelShipping {
+    KernelFactory factory = nullptr;
+    ByteBuffer state;
+};
+
+/// The front end's side of the input: pulls up to `max_items` tasks from the user's range into
+/// `out` (bytes appended after the header, or a box). Returns how many it took; 0 ends input.
+class ChunkSource {
+  public:
+    virtual ~ChunkSource() = default;
+    virtual std::size_t fill(std::size_t max_items, bool as_bytes, Payload& out) = 0;
+};
+
+/// A finished chunk handed back to the front end to decode.
+struct CompletedChunk {
+    std::uint64_t index = 0;
+    std::uint64_t first_task = 0;
+    std::size_t n_tasks = 0;
+    Payload results;
+};
+
+/// The resolved settings of one map call.
+struct RunSettings {
+    double chunk_size = 1;
+    std::optional<std::uint64_t> task_limit;  // iterable_len
+    std::uint64_t max_tasks_active = 1;
+    bool ordered = true;
+};
+
+class PoolCore;
+
+/// Creates the engine of a pool after validating its options (throws std::invalid_argument).
+[[nodiscard]] std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options);
+[[nodiscard]] std::size_t n_jobs_of(const PoolCore& core) noexcept;
+[[nodiscard]] bool uses_processes(const PoolCore& core) noexcept;
+void set_keep_alive(PoolCore& core, bool keep_alive);
+void set_order_tasks(PoolCore& core, bool order_tasks);
+void stop_and_join(PoolCore& core);
+void terminate(PoolCore& core) noexcept;
+
+/// Resolves and validates a call's chunking options against the input's size, if known.
+/// Warns on stderr, as MPIRE does, when it has to fall back to a chunk size of 1.
+[[nodiscard]] RunSettings resolve_run_settings(const MapOptions& options,
+                                               std::optional<std::uint64_t> input_size,
+                                               std::size_t n_jobs, bool ordered);
+
+/// One running map call. Starting it claims the pool (a second one throws std::logic_error);
+/// destroying it before it finished abandons the remaining work and releases the pool.
+class MapRun {
+  public:
+    MapRun(std::shared_ptr<PoolCore> core, std::unique_ptr<Kernel> kernel, KernelShipping shipping,
+           std::unique_ptr<ChunkSource> source, RunSettings settings);
+    MapRun(const MapRun&) = delete;
+    MapRun& operator=(const MapRun&) = delete;
+    ~MapRun();
+
+    /// Blocks until the next chunk is done (in input order when the run is ordered) and moves
+    /// it into `out`. Returns false once every chunk was delivered. Rethrows task failures and
+    /// reports dead workers; either way the workers are stopped first.
+    bool next(CompletedChunk& out);
+
+  private:
+    class State;
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace mpire::detail

@@ -1,0 +1,210 @@
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+#include <memory>
+#include <ranges>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "mpire/codec.hpp"
+#include "mpire/detail/describe.hpp"
+#include "mpire/detail/engine.hpp"
+#include "mpire/detail/invoke.hpp"
+
+namespace mpire::detail {
+
+/// Whether a callable can be rebuilt inside a worker that was started before it existed:
+/// function pointers (same binary, same addresses after fork), capture-less lambdas and other
+/// empty function objects, and function objects with a `serialize` function. Lambdas with
+/// captures cannot: a reference capture would silently point at a stale copy.
+template <class F>
+inline constexpr bool is_shippable = std::is_pointer_v<F> ||
+                                     (std::is_empty_v<F> && std::is_default_constructible_v<F>) ||
+                                     (has_user_codec<F> && std::is_default_constructible_v<F>);
+
+/// Runs chunks of tasks of input element type `E` through the function `F`.
+template <class F, class E>
+class TaskKernel final : public Kernel {
+  public:
+    using Result = stored_result_t<task_result_t<F, E>>;
+    using Items = std::vector<E>;
+    using Results = std::vector<Result>;
+
+    explicit TaskKernel(F f) : f_(std::move(f)) {}
+
+    bool run_bytes(const WorkerContext& context, ByteReader& in, ByteBuffer& out,
+                   TaskError& error) override {
+        const std::size_t n = decode_size(in);
+        encode_size(out, n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const ByteReader item_start = in;
+            E item{};
+            decode(in, item);
+            try {
+                encode(out, call<true>(item));
+            } catch (...) {
+                // The call may have moved from `item`: decode it again for the message.
+                ByteReader again = item_start;
+                E original{};
+                decode(again, original);
+                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+                                                  describe_task_args<F, E>(original));
+                return false;
+            }
+        }
+        return true;
+    }
+
+    bool run_boxed(const WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
+                   TaskError& error) override {
+        Items& items = static_cast<TypedBox<Items>&>(in).value;
+        Results results;
+        results.reserve(items.size());
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            try {
+                results.push_back(call<false>(items[i]));
+            } catch (...) {
+                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+                                                  describe_task_args<F, E>(items[i]));
+                return false;
+            }
+        }
+        out = std::make_unique<TypedBox<Results>>(std::move(results));
+        return true;
+    }
+
+    [[nodiscard]] std::string describe_chunk(const Payload& chunk) const override {
+        if (chunk.box) {
+            const Items& items = static_cast<const TypedBox<Items>&>(*chunk.box).value;
+            return items.empty() ? std::string() : describe_task_args<F, E>(items.front());
+        }
+        ByteReader in(chunk.bytes.view().subspan(frame_header_size));
+        if (decode_size(in) == 0)
+            return {};
+        E first{};
+        decode(in, first);
+        return describe_task_args<F, E>(first);
+    }
+
+    static std::unique_ptr<Kernel> rebuild(ByteReader& state) {
+        if constexpr (std::is_pointer_v<F>) {
+            F f = nullptr;
+            state.read(&f, sizeof f);
+            return std::make_unique<TaskKernel>(f);
+        } else if constexpr (std::is_empty_v<F> && std::is_default_constructible_v<F>) {
+            return std::make_unique<TaskKernel>(F{});
+        } else if constexpr (is_shippable<F>) {
+            F f{};
+            decode(state, f);
+            return std::make_unique<TaskKernel>(std::move(f));
+        } else {
+            return nullptr;
+        }
+    }
+
+    [[nodiscard]] KernelShipping shipping() const {
+        KernelShipping out;
+        if constexpr (is_shippable<F>) {
+            out.factory = &TaskKernel::rebuild;
+            if constexpr (std::is_pointer_v<F>) {
+                out.state.append(&f_, sizeof f_);
+            } else if constexpr (!std::is_empty_v<F>) {
+                encode(out.state, f_);
+            }
+        }
+        return out;
+    }
+
+  private:
+    // Process workers may move a decoded element into the call (they can decode it again for
+    // an error message); threading workers keep theirs intact for that message.
+    template <bool PreferMove>
+    Result call(E& item) {
+        if constexpr (std::is_void_v<task_result_t<F, E>>) {
+            invoke_task<PreferMove>(f_, item);
+            return {};
+        } else {
+            return invoke_task<PreferMove>(f_, item);
+        }
+    }
+
+    F f_;
+};
+
+/// Pulls tasks from a user's input range, lazily, one chunk at a time.
+template <std::ranges::input_range View>
+class RangeSource final : public ChunkSource {
+  public:
+    using Element = std::ranges::range_value_t<View>;
+
+    explicit RangeSource(View view) : view_(std::move(view)) {}
+
+    std::size_t fill(std::size_t max_items, bool as_bytes, Payload& out) override {
+        if (!started_) {
+            // Single-pass ranges may be begun only once, and only when the first task is needed.
+            position_ = std::ranges::begin(view_);
+            started_ = true;
+        }
+        const auto end = std::ranges::end(view_);
+        std::size_t n = 0;
+        if (as_bytes) {
+            const std::size_t count_at = out.bytes.size();
+            encode_size(out.bytes, 0);
+            for (; n < max_items && position_ != end; ++n, ++position_) {
+                const Element& element = *position_;
+                encode(out.bytes, element);
+            }
+            const auto count = static_cast<std::uint64_t>(n);
+            std::memcpy(out.bytes.data() + count_at, &count, sizeof count);
+        } else {
+            std::vector<Element> items;
+            items.reserve(std::min<std::size_t>(max_items, 1U << 16U));
+            for (; n < max_items && position_ != end; ++n, ++position_) {
+                items.push_back(*position_);
+            }
+            out.box = std::make_unique<TypedBox<std::vector<Element>>>(std::move(items));
+        }
+        return n;
+    }
+
+  private:
+    View view_;
+    std::ranges::iterator_t<View> position_{};
+    bool started_ = false;
+};
+
+/// Appends the results a worker returned for one chunk to `out`.
+template <class Result>
+void append_results(Payload& results, std::vector<Result>& out) {
+    if (results.box) {
+        auto& values = static_cast<TypedBox<std::vector<Result>>&>(*results.box).value;
+        if (out.empty()) {
+            out = std::move(values);
+        } else {
+            std::move(values.begin(), values.end(), std::back_inserter(out));
+        }
+        return;
+    }
+    ByteReader in(results.bytes.view());
+    const std::size_t n = decode_size(in);
+    if constexpr (is_contiguous_raw_vector<std::vector<Result>>) {
+        if (n > in.remaining() / sizeof(Result)) {
+            throw std::runtime_error("mpire: a result message ended early");
+        }
+        const std::size_t old_size = out.size();
+        out.resize(old_size + n);
+        in.read(out.data() + old_size, n * sizeof(Result));
+    } else {
+        out.reserve(out.size() + n);
+        for (std::size_t i = 0; i < n; ++i)
+            decode(in, out.emplace_back());
+    }
+}
+
+}  // namespace mpire::detail

@@ -1,0 +1,9 @@
+#pragma once
+
+/// The whole public API of mpire.
+#include "mpire/chunking.hpp"
+#include "mpire/codec.hpp"
+#include "mpire/errors.hpp"
+#include "mpire/imap_results.hpp"
+#include "mpire/options.hpp"
+#include "mpire/worker_pool.hpp"

@@ -1,0 +1,132 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <vector>
+
+/// Options of `WorkerPool` and of its map calls. Both are aggregates whose fields follow MPIRE's
+/// parameter order, so designated initializers written in MPIRE's order compile:
+///
+///     mpire::WorkerPool pool({.n_jobs = 4, .start_method = mpire::StartMethod::threading});
+///     pool.map(f, inputs, {.iterable_len = 1000, .chunk_size = 10});
+///
+/// An option that this version cannot honour yet is rejected with `std::invalid_argument`
+/// saying so when the pool or the call sees it; it is never silently ignored.
+namespace mpire {
+
+/// How workers are started. `fork` and `threading` are supported; `forkserver` and `spawn` are
+/// rejected with `std::invalid_argument` until they land.
+enum class StartMethod {
+    fork,        ///< child processes forked from the pool's process (the default)
+    forkserver,  ///< child processes forked from a clean helper process (not supported yet)
+    spawn,       ///< child processes that re-execute the program (not supported yet)
+    threading,   ///< threads of the pool's process: no isolation, no serialization
+};
+
+/// CPU pinning in MPIRE's forms: one CPU per worker `{0, 1, 2}`, one CPU set per worker
+/// `{{0, 1}, {2, 3}}`, or one entry shared by all workers `{{0, 1}}`. Not supported yet.
+class CpuIds {
+  public:
+    CpuIds() = default;
+    CpuIds(std::initializer_list<int> one_cpu_per_worker) {
+        for (int cpu : one_cpu_per_worker)
+            per_worker_.push_back({cpu});
+    }
+    CpuIds(std::initializer_list<std::vector<int>> cpu_sets) : per_worker_(cpu_sets) {}
+
+    [[nodiscard]] bool empty() const noexcept { return per_worker_.empty(); }
+    [[nodiscard]] const std::vector<std::vector<int>>& per_worker() const noexcept {
+        return per_worker_;
+    }
+
+  private:
+    std::vector<std::vector<int>> per_worker_;
+};
+
+/// Objects shared by all workers (copy-on-write under fork). Not supported yet: the field is
+/// here so that option lists written in MPIRE's order compile.
+class SharedObjects {
+  public:
+    SharedObjects() = default;
+    template <class T>
+    SharedObjects(T&& /*unused*/) : set_(true) {}  // NOLINT(google-explicit-constructor)
+
+    [[nodiscard]] bool empty() const noexcept { return !set_; }
+
+  private:
+    bool set_ = false;
+};
+
+/// Options of the pool itself, in MPIRE's `WorkerPool(...)` parameter order.
+struct PoolOptions {
+    /// Number of workers; unset means `cpu_count()`. Must be at least 1.
+    std::optional<int> n_jobs{};
+    /// Daemon workers may not start pools of their own (not enforced yet; see README).
+    bool daemon = true;
+    CpuIds cpu_ids{};
+    SharedObjects shared_objects{};
+    bool pass_worker_id = false;
+    bool use_worker_state = false;
+    StartMethod start_method = StartMethod::fork;
+    /// Reuse the workers across map calls instead of starting fresh ones for every call.
+    bool keep_alive = false;
+    bool enable_insights = false;
+    bool order_tasks = false;
+};
+
+/// A worker init or exit function. Not supported yet: setting one is rejected.
+class WorkerFunction {
+  public:
+    WorkerFunction() = default;
+    template <class F>
+    WorkerFunction(F&& /*unused*/) : set_(true) {}  // NOLINT(google-explicit-constructor)
+
+    [[nodiscard]] bool empty() const noexcept { return !set_; }
+
+  private:
+    bool set_ = false;
+};
+
+/// Progress bar look, as MPIRE's `progress_bar_style`. Not supported yet.
+enum class ProgressBarStyle { std, rich, dashboard };
+
+/// tqdm's options for the progress bar. Not supported yet.
+struct ProgressBarOptions {
+    std::string desc{};
+    std::string unit = "it";
+};
+
+/// Durations are seconds as `double`, like MPIRE's; any `std::chrono` duration converts.
+using Seconds = std::chrono::duration<double>;
+
+/// Options of one `map`, `map_unordered`, `imap` or `imap_unordered` call, in MPIRE's order.
+struct MapOptions {
+    /// Number of tasks to take from the input. Shorter than the input truncates it; longer ends
+    /// at the input's real end. Needed for default chunking when the input's size is unknown.
+    std::optional<std::int64_t> iterable_len{};
+    /// Most tasks handed to workers and not yet finished; unset means
+    /// `n_jobs * ceil(chunk_size) * 2`. At least one chunk is always in flight.
+    std::optional<std::int64_t> max_tasks_active{};
+    /// Tasks per chunk, fractional allowed (2.5 gives chunks of 3, 2, 3, 2, ...). Takes priority
+    /// over `n_splits`.
+    std::optional<double> chunk_size{};
+    /// Number of chunks when `chunk_size` is unset; the default is `64 * n_jobs`.
+    std::optional<std::int64_t> n_splits{};
+    std::optional<std::int64_t> worker_lifespan{};
+    bool progress_bar = false;
+    WorkerFunction worker_init{};
+    WorkerFunction worker_exit{};
+    std::optional<Seconds> task_timeout{};
+    std::optional<Seconds> worker_init_timeout{};
+    std::optional<Seconds> worker_exit_timeout{};
+    ProgressBarOptions progress_bar_options{};
+    std::optional<ProgressBarStyle> progress_bar_style{};
+};
+
+/// Number of CPUs this process may run on (its affinity mask), at least 1.
+[[nodiscard]] std::size_t cpu_count();
+
+}  // namespace mpire

@@ -1,0 +1,180 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mpire/codec.hpp"
+#include "mpire/detail/engine.hpp"
+#include "mpire/detail/invoke.hpp"
+#include "mpire/detail/kernel.hpp"
+#include "mpire/imap_results.hpp"
+#include "mpire/options.hpp"
+
+namespace mpire {
+
+/// A pool of worker processes (or threads) that maps functions over inputs.
+///
+///     mpire::WorkerPool pool({.n_jobs = 4});
+///     std::vector<int> squares = pool.map([](int x) { return x * x; }, std::views::iota(0, 100));
+///
+/// Workers start at the first map call and, unless `keep_alive` is set, stop at its end.
+/// The destructor joins the workers (running the remaining work, as `stop_and_join()`), or
+/// terminates them when it runs during stack unwinding. A pool is used from one thread at a
+/// time. Moving a pool is allowed; copying is not.
+///
+/// Elements of the input are passed to the function whole or, when they are tuples or pairs
+/// the function cannot take whole, unpacked into its parameters. Under process start methods
+/// elements and results are serialized (see codec.hpp); the function itself is inherited
+/// through fork. Under `threading` nothing is serialized.
+class WorkerPool {
+  public:
+    /// Validates `options` (throws `std::invalid_argument`); starts no worker yet.
+    explicit WorkerPool(PoolOptions options = {});
+    WorkerPool(WorkerPool&&) noexcept;
+    WorkerPool& operator=(WorkerPool&&) noexcept;
+    WorkerPool(const WorkerPool&) = delete;
+    WorkerPool& operator=(const WorkerPool&) = delete;
+    ~WorkerPool();
+
+    /// Runs `f` on every element of `inputs` and returns the results in input order. Blocks.
+    /// Returns nothing when `f` returns `void`. Rethrows a task's exception (see errors.hpp),
+    /// throws `mpire::WorkerDiedError` when a worker process dies, `std::invalid_argument` for
+    /// bad options and `std::logic_error` while another map call is running.
+    template <class F, std::ranges::viewable_range R>
+    requires std::ranges::input_range<R>
+    auto map(F&& f, R&& inputs, const MapOptions& options = {}) {
+        return collect(true, std::forward<F>(f), std::forward<R>(inputs), options);
+    }
+
+    /// As `map`, with the results in the order the tasks finished.
+    template <class F, std::ranges::viewable_range R>
+    requires std::ranges::input_range<R>
+    auto map_unordered(F&& f, R&& inputs, const MapOptions& options = {}) {
+        return collect(false, std::forward<F>(f), std::forward<R>(inputs), options);
+    }
+
+    /// Lazy `map`: a range that yields the results in input order as they become available.
+    /// Takes ownership of rvalue inputs; lvalue inputs must outlive the iteration.
+    template <class F, std::ranges::viewable_range R>
+    requires std::ranges::input_range<R>
+    auto imap(F&& f, R&& inputs, const MapOptions& options = {}) {
+        return lazy(true, std::forward<F>(f), std::forward<R>(inputs), options);
+    }
+
+    /// Lazy `map_unordered`: results in the order the tasks finished.
+    template <class F, std::ranges::viewable_range R>
+    requires std::ranges::input_range<R>
+    auto imap_unordered(F&& f, R&& inputs, const MapOptions& options = {}) {
+        return lazy(false, std::forward<F>(f), std::forward<R>(inputs), options);
+    }
+
+    /// Keeps workers alive between map calls (or stops doing so). Workers that are alive
+    /// receive the next call's function when it can be shipped to them (function pointers,
+    /// capture-less lambdas, function objects with `serialize`); otherwise they are restarted
+    /// so that they never run a stale copy of captured state.
+    void set_keep_alive(bool keep_alive = true);
+    /// Hands chunk i to worker i mod n_jobs instead of to whichever worker is free.
+    void set_order_tasks(bool order_tasks = true);
+
+    /// Stops the workers after they finished their work and waits for them. The pool can be
+    /// used again afterwards; it starts new workers.
+    void stop_and_join();
+    /// Same as `stop_and_join()`.
+    void join() { stop_and_join(); }
+    /// Kills the workers at once (process workers get SIGKILL; threading workers finish the
+    /// task they run) and reaps them. A running imap becomes unusable. Never throws.
+    void terminate() noexcept;
+
+    /// The number of workers.
+    [[nodiscard]] std::size_t n_jobs() const noexcept;
+
+  private:
+    template <class F, class R>
+    using ResultOf = detail::task_result_t<std::decay_t<F>, std::ranges::range_value_t<R>>;
+
+    template <class F, class R>
+    static void check_task_types() {
+        using Element = std::ranges::range_value_t<R>;
+        static_assert(detail::is_task_callable<std::decay_t<F>, Element>,
+                      "mpire: the function cannot be called with the elements of the input. It "
+                      "must accept one element, or, when the elements are tuples or pairs, their "
+                      "members as separate parameters.");
+        static_assert(is_transferable_v<Element>,
+                      "mpire: the input's element type cannot be sent to a worker process. Give "
+                      "it a `template <class Archive> void serialize(Archive& ar)` member (and a "
+                      "default constructor); see mpire/codec.hpp.");
+        static_assert(is_transferable_v<detail::stored_result_t<ResultOf<F, R>>>,
+                      "mpire: the function's result type cannot be sent back from a worker "
+                      "process. Give it a `template <class Archive> void serialize(Archive& ar)` "
+                      "member (and a default constructor); see mpire/codec.hpp.");
+    }
+
+    template <class F, class R>
+    std::unique_ptr<detail::MapRun> start(bool ordered, F&& f, R&& inputs,
+                                          const MapOptions& options) {
+        auto [kernel, shipping, source, settings] =
+            prepare(ordered, std::forward<F>(f), std::forward<R>(inputs), options);
+        return std::make_unique<detail::MapRun>(core_, std::move(kernel), std::move(shipping),
+                                                std::move(source), settings);
+    }
+
+    template <class F, class R>
+    auto prepare(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
+        check_task_types<F, R>();
+        using Fn = std::decay_t<F>;
+        using Element = std::ranges::range_value_t<R>;
+        using View = std::views::all_t<R>;
+        std::optional<std::uint64_t> input_size;
+        if constexpr (std::ranges::sized_range<R>) {
+            input_size = static_cast<std::uint64_t>(std::ranges::size(inputs));
+        }
+        detail::RunSettings settings =
+            detail::resolve_run_settings(options, input_size, n_jobs(), ordered);
+        auto kernel = std::make_unique<detail::TaskKernel<Fn, Element>>(std::forward<F>(f));
+        detail::KernelShipping shipping = kernel->shipping();
+        std::unique_ptr<detail::ChunkSource> source =
+            std::make_unique<detail::RangeSource<View>>(std::views::all(std::forward<R>(inputs)));
+        return std::tuple<std::unique_ptr<detail::Kernel>, detail::KernelShipping,
+                          std::unique_ptr<detail::ChunkSource>, detail::RunSettings>(
+            std::move(kernel), std::move(shipping), std::move(source), settings);
+    }
+
+    template <class F, class R>
+    auto collect(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
+        using Result = detail::stored_result_t<ResultOf<F, R>>;
+        std::optional<std::uint64_t> input_size;
+        if constexpr (std::ranges::sized_range<R>) {
+            input_size = static_cast<std::uint64_t>(std::ranges::size(inputs));
+        }
+        auto run = start(ordered, std::forward<F>(f), std::forward<R>(inputs), options);
+        std::vector<Result> results;
+        if (input_size)
+            results.reserve(static_cast<std::size_t>(*input_size));
+        detail::CompletedChunk chunk;
+        while (run->next(chunk))
+            detail::append_results(chunk.results, results);
+        if constexpr (!std::is_void_v<ResultOf<F, R>>)
+            return results;
+    }
+
+    template <class F, class R>
+    auto lazy(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
+        using Result = detail::stored_result_t<ResultOf<F, R>>;
+        auto [kernel, shipping, source, settings] =
+            prepare(ordered, std::forward<F>(f), std::forward<R>(inputs), options);
+        return ImapResults<Result>(core_, std::move(kernel), std::move(shipping), std::move(source),
+                                   settings);
+    }
+
+    std::shared_ptr<detail::PoolCore> core_;
+    int uncaught_at_construction_ = 0;
+};
+
+}  // namespace mpire

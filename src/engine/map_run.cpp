@@ -1,0 +1,299 @@
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <stdexcept>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "engine/pool_core.hpp"
+#include "mpire/detail/chunk_sizer.hpp"
+#include "mpire/detail/engine.hpp"
+#include "mpire/errors.hpp"
+#include "posix/process.hpp"
+
+namespace mpire::detail {
+
+namespace {
+// Chunks queued per worker: the one it runs and the next, so it never waits for the parent.
+constexpr std::size_t chunks_per_worker_limit = 2;
+}  // namespace
+
+class MapRun::State {
+  public:
+    State(std::shared_ptr<PoolCore> core, std::unique_ptr<Kernel> kernel, KernelShipping shipping,
+          std::unique_ptr<ChunkSource> source, RunSettings settings)
+        : core_(std::move(core)),
+          backend_(*core_->backend),
+          kernel_(std::move(kernel)),
+          shipping_(std::move(shipping)),
+          source_(std::move(source)),
+          settings_(settings),
+          sizer_(settings.chunk_size),
+          chunks_per_worker_(core_->n_jobs, 0) {
+        if (core_->busy) {
+            throw std::logic_error(
+                "mpire: another map call is still running on this pool (an imap that is not "
+                "exhausted?); exhaust or destroy it first");
+        }
+        core_->busy = true;
+        epoch_ = core_->epoch;
+        run_id_ = ++core_->last_run_id;
+        try {
+            prepare_workers();
+        } catch (...) {
+            abandon();
+            throw;
+        }
+    }
+
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+
+    ~State() {
+        if (status_ == Status::running)
+            abandon();
+    }
+
+    bool next(CompletedChunk& out) {
+        if (core_->epoch != epoch_) {
+            throw std::logic_error(
+                "mpire: the pool was terminated while this map call was running; its remaining "
+                "results are lost");
+        }
+        if (status_ == Status::failed) {
+            throw std::logic_error("mpire: this map call already failed; start a new one");
+        }
+        if (status_ == Status::finished)
+            return false;
+        try {
+            for (;;) {
+                dispatch();
+                if (take_ready(out))
+                    return true;
+                if (input_done_ && in_flight_.empty()) {
+                    finish();
+                    return false;
+                }
+                events_.clear();
+                backend_.wait(events_);
+                for (WorkerEvent& event : events_)
+                    handle(event);
+            }
+        } catch (...) {
+            abandon();
+            status_ = Status::failed;
+            throw;
+        }
+    }
+
+  private:
+    enum class Status { running, finished, failed };
+
+    struct InFlight {
+        std::uint64_t first_task = 0;
+        std::size_t n_tasks = 0;
+        int worker = 0;
+        Payload chunk;
+    };
+
+    void prepare_workers() {
+        const int n = backend_.n_workers();
+        bool restart = false;
+        for (int w = 0; w < n && !restart; ++w) {
+            restart = backend_.running(w) && core_->installed_run[w] != run_id_ &&
+                      !backend_.install(w, *kernel_, shipping_);
+        }
+        if (restart) {
+            // A callable that cannot be shipped reaches workers only through a fresh fork.
+            backend_.join_all();
+            core_->forget_workers();
+        }
+        for (int w = 0; w < n; ++w) {
+            if (!backend_.running(w))
+                backend_.start(w, *kernel_);
+            core_->installed_run[w] = run_id_;
+        }
+    }
+
+    int pick_worker() const {
+        const std::size_t n = chunks_per_worker_.size();
+        if (core_->order_tasks) {
+            const auto w = static_cast<std::size_t>(next_chunk_ % n);
+            return chunks_per_worker_[w] < chunks_per_worker_limit ? static_cast<int>(w) : -1;
+        }
+        const auto least = std::min_element(chunks_per_worker_.begin(), chunks_per_worker_.end());
+        if (*least >= chunks_per_worker_limit)
+            return -1;
+        return static_cast<int>(least - chunks_per_worker_.begin());
+    }
+
+    void dispatch() {
+        while (!input_done_) {
+            if (!in_flight_.empty() && tasks_in_flight_ >= settings_.max_tasks_active)
+                return;
+            const int worker = pick_worker();
+            if (worker < 0)
+                return;
+            std::size_t want = sizer_.next();
+            if (settings_.task_limit) {
+                const std::uint64_t left = *settings_.task_limit - tasks_taken_;
+                want = static_cast<std::size_t>(std::min<std::uint64_t>(want, left));
+                if (want == 0) {
+                    input_done_ = true;
+                    return;
+                }
+            }
+            Payload chunk;
+            const bool as_bytes = backend_.uses_bytes();
+            if (as_bytes)
+                chunk.bytes.extend(frame_header_size);
+            const std::size_t taken = source_->fill(want, as_bytes, chunk);
+            if (taken < want)
+                input_done_ = true;
+            if (taken == 0)
+                return;
+            const std::uint64_t id = next_chunk_++;
+            auto placed =
+                in_flight_.emplace(id, InFlight{tasks_taken_, taken, worker, std::move(chunk)});
+            tasks_taken_ += taken;
+            tasks_in_flight_ += taken;
+            ++chunks_per_worker_[static_cast<std::size_t>(worker)];
+            backend_.send_chunk(worker, id, placed.first->second.chunk);
+        }
+    }
+
+    bool take_ready(CompletedChunk& out) {
+        if (settings_.ordered) {
+            auto found = ready_in_order_.find(next_delivery_);
+            if (found == ready_in_order_.end())
+                return false;
+            out = std::move(found->second);
+            ready_in_order_.erase(found);
+            ++next_delivery_;
+            return true;
+        }
+        if (ready_.empty())
+            return false;
+        out = std::move(ready_.front());
+        ready_.pop_front();
+        return true;
+    }
+
+    void handle(WorkerEvent& event) {
+        switch (event.kind) {
+            case WorkerEvent::Kind::chunk_done: {
+                auto found = in_flight_.find(event.chunk_id);
+                if (found == in_flight_.end()) {
+                    throw std::logic_error("mpire: a worker returned a chunk it was never sent");
+                }
+                CompletedChunk done{event.chunk_id, found->second.first_task, found->second.n_tasks,
+                                    std::move(event.results)};
+                release(found);
+                if (settings_.ordered) {
+                    ready_in_order_.emplace(done.index, std::move(done));
+                } else {
+                    ready_.push_back(std::move(done));
+                }
+                return;
+            }
+            case WorkerEvent::Kind::chunk_failed: {
+                auto found = in_flight_.find(event.chunk_id);
+                if (found != in_flight_.end() && event.error.task_index >= 0) {
+                    event.error.task_index += static_cast<std::int64_t>(found->second.first_task);
+                }
+                throw_task_error(std::move(event.error));
+            }
+            case WorkerEvent::Kind::worker_died:
+                handle_death(event);
+                return;
+        }
+    }
+
+    void release(std::unordered_map<std::uint64_t, InFlight>::iterator found) {
+        --chunks_per_worker_[static_cast<std::size_t>(found->second.worker)];
+        tasks_in_flight_ -= found->second.n_tasks;
+        in_flight_.erase(found);
+    }
+
+    void handle_death(const WorkerEvent& event) {
+        // The chunk it was running is the oldest one it was sent.
+        const InFlight* running = nullptr;
+        std::uint64_t running_id = 0;
+        for (const auto& [id, chunk] : in_flight_) {
+            if (chunk.worker == event.worker && (running == nullptr || id < running_id)) {
+                running = &chunk;
+                running_id = id;
+            }
+        }
+        const posix::ExitStatus status{event.exit_code, event.signal};
+        if (running == nullptr) {
+            // It died while idle (killed from outside): replace it and carry on.
+            backend_.start(event.worker, *kernel_);
+            return;
+        }
+        const std::uint64_t last = running->first_task + running->n_tasks - 1;
+        std::string message =
+            fmt::format("mpire: worker {} died with {} while running task {}", event.worker,
+                        posix::describe(status), running->first_task);
+        if (last != running->first_task)
+            message += fmt::format(" to {}", last);
+        const std::string first_args = kernel_->describe_chunk(running->chunk);
+        if (!first_args.empty())
+            message += fmt::format(" (task {}: {})", running->first_task, first_args);
+        throw WorkerDiedError(message, event.worker, event.exit_code, event.signal);
+    }
+
+    void finish() {
+        status_ = Status::finished;
+        core_->busy = false;
+        if (!core_->keep_alive) {
+            backend_.join_all();
+            core_->forget_workers();
+        }
+    }
+
+    void abandon() noexcept {
+        if (core_->epoch != epoch_)
+            return;  // terminate() already took the workers down
+        backend_.kill_all();
+        core_->forget_workers();
+        core_->busy = false;
+        status_ = Status::failed;
+    }
+
+    std::shared_ptr<PoolCore> core_;
+    Backend& backend_;
+    std::unique_ptr<Kernel> kernel_;
+    KernelShipping shipping_;
+    std::unique_ptr<ChunkSource> source_;
+    RunSettings settings_;
+    ChunkSizer sizer_;
+    std::uint64_t epoch_ = 0;
+    std::uint64_t run_id_ = 0;
+    Status status_ = Status::running;
+
+    std::uint64_t next_chunk_ = 0;
+    std::uint64_t tasks_taken_ = 0;
+    std::uint64_t tasks_in_flight_ = 0;
+    std::uint64_t next_delivery_ = 0;
+    bool input_done_ = false;
+    std::unordered_map<std::uint64_t, InFlight> in_flight_;
+    std::vector<std::size_t> chunks_per_worker_;
+    std::map<std::uint64_t, CompletedChunk> ready_in_order_;
+    std::deque<CompletedChunk> ready_;
+    std::vector<WorkerEvent> events_;
+};
+
+MapRun::MapRun(std::shared_ptr<PoolCore> core, std::unique_ptr<Kernel> kernel,
+               KernelShipping shipping, std::unique_ptr<ChunkSource> source, RunSettings settings)
+    : state_(std::make_unique<State>(std::move(core), std::move(kernel), std::move(shipping),
+                                     std::move(source), settings)) {}
+
+MapRun::~MapRun() = default;
+
+bool MapRun::next(CompletedChunk& out) {
+    return state_->next(out);
+}
+
+}  // namespace mpire::detail

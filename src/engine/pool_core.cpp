@@ -1,0 +1,110 @@
+#include "engine/pool_core.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "engine/worker_identity.hpp"
+#include "launch/fork_backend.hpp"
+#include "launch/thread_backend.hpp"
+
+namespace mpire::detail {
+
+namespace {
+
+void reject_unsupported(bool is_set, const char* option) {
+    if (is_set) {
+        throw std::invalid_argument(fmt::format(
+            "mpire: the pool option {} is not supported yet by this version of mpire", option));
+    }
+}
+
+std::size_t validated_n_jobs(const PoolOptions& options) {
+    if (!options.n_jobs)
+        return cpu_count();
+    if (*options.n_jobs < 1) {
+        throw std::invalid_argument(fmt::format(
+            "mpire: n_jobs must be at least 1 (got {}); leave it unset to use cpu_count()",
+            *options.n_jobs));
+    }
+    return static_cast<std::size_t>(*options.n_jobs);
+}
+
+std::unique_ptr<Backend> make_backend(const PoolOptions& options, int n_jobs) {
+    switch (options.start_method) {
+        case StartMethod::fork:
+            return std::make_unique<ForkBackend>(n_jobs, options.daemon);
+        case StartMethod::threading:
+            return std::make_unique<ThreadBackend>(n_jobs, options.daemon);
+        case StartMethod::forkserver:
+        case StartMethod::spawn:
+            break;
+    }
+    throw std::invalid_argument(
+        "mpire: start methods spawn and forkserver are not supported yet; use "
+        "StartMethod::fork or StartMethod::threading");
+}
+
+}  // namespace
+
+PoolCore::PoolCore(const PoolOptions& options)
+    : n_jobs(validated_n_jobs(options)),
+      keep_alive(options.keep_alive),
+      order_tasks(options.order_tasks) {
+    if (current_thread_is_daemon_worker()) {
+        throw std::logic_error(
+            "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "
+            "daemon = false to nest pools");
+    }
+    reject_unsupported(!options.cpu_ids.empty(), "cpu_ids");
+    reject_unsupported(!options.shared_objects.empty(), "shared_objects");
+    reject_unsupported(options.pass_worker_id, "pass_worker_id");
+    reject_unsupported(options.use_worker_state, "use_worker_state");
+    reject_unsupported(options.enable_insights, "enable_insights");
+    backend = make_backend(options, static_cast<int>(n_jobs));
+    installed_run.assign(n_jobs, 0);
+}
+
+void PoolCore::forget_workers() noexcept {
+    installed_run.assign(installed_run.size(), 0);
+}
+
+std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options) {
+    return std::make_shared<PoolCore>(options);
+}
+
+std::size_t n_jobs_of(const PoolCore& core) noexcept {
+    return core.n_jobs;
+}
+
+bool uses_processes(const PoolCore& core) noexcept {
+    return core.backend->uses_bytes();
+}
+
+void set_keep_alive(PoolCore& core, bool keep_alive) {
+    core.keep_alive = keep_alive;
+}
+
+void set_order_tasks(PoolCore& core, bool order_tasks) {
+    core.order_tasks = order_tasks;
+}
+
+void stop_and_join(PoolCore& core) {
+    if (core.busy) {
+        throw std::logic_error(
+            "mpire: stop_and_join() while a map call is running; exhaust or destroy the imap "
+            "first, or call terminate()");
+    }
+    core.backend->join_all();
+    core.forget_workers();
+}
+
+void terminate(PoolCore& core) noexcept {
+    core.backend->kill_all();
+    core.forget_workers();
+    core.busy = false;
+    ++core.epoch;
+}
+
+}  // namespace mpire::detail

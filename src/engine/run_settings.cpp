@@ -1,0 +1,108 @@
+#include <sched.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+#include "mpire/detail/engine.hpp"
+
+namespace mpire {
+
+std::size_t cpu_count() {
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0)
+        return 1;
+    const int n = CPU_COUNT(&allowed);
+    return n > 0 ? static_cast<std::size_t>(n) : 1;
+}
+
+namespace detail {
+
+namespace {
+
+constexpr std::uint64_t default_splits_per_job = 64;  // MPIRE's default: 64 * n_jobs chunks
+
+void require(bool ok, const char* message) {
+    if (!ok)
+        throw std::invalid_argument(message);
+}
+
+void reject_unsupported(bool is_set, const char* option) {
+    if (is_set) {
+        throw std::invalid_argument(fmt::format(
+            "mpire: the map option {} is not supported yet by this version of mpire", option));
+    }
+}
+
+void validate(const MapOptions& options) {
+    require(!options.iterable_len || *options.iterable_len >= 0,
+            "mpire: iterable_len must not be negative");
+    require(!options.max_tasks_active || *options.max_tasks_active >= 1,
+            "mpire: max_tasks_active must be at least 1");
+    require(!options.chunk_size || (*options.chunk_size > 0 && std::isfinite(*options.chunk_size)),
+            "mpire: chunk_size must be a positive, finite number");
+    require(!options.n_splits || *options.n_splits >= 1, "mpire: n_splits must be at least 1");
+    require(!options.worker_lifespan || *options.worker_lifespan >= 1,
+            "mpire: worker_lifespan must be at least 1");
+    for (const auto& timeout :
+         {options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout}) {
+        require(!timeout || timeout->count() > 0, "mpire: timeouts must be positive");
+    }
+    reject_unsupported(options.worker_lifespan.has_value(), "worker_lifespan");
+    reject_unsupported(options.progress_bar, "progress_bar");
+    reject_unsupported(!options.worker_init.empty(), "worker_init");
+    reject_unsupported(!options.worker_exit.empty(), "worker_exit");
+    reject_unsupported(options.task_timeout.has_value(), "task_timeout");
+    reject_unsupported(options.worker_init_timeout.has_value(), "worker_init_timeout");
+    reject_unsupported(options.worker_exit_timeout.has_value(), "worker_exit_timeout");
+    reject_unsupported(options.progress_bar_style.has_value(), "progress_bar_style");
+}
+
+}  // namespace
+
+RunSettings resolve_run_settings(const MapOptions& options, std::optional<std::uint64_t> input_size,
+                                 std::size_t n_jobs, bool ordered) {
+    validate(options);
+    RunSettings settings;
+    settings.ordered = ordered;
+    if (options.iterable_len)
+        settings.task_limit = static_cast<std::uint64_t>(*options.iterable_len);
+
+    std::optional<std::uint64_t> n_tasks = input_size;
+    if (settings.task_limit) {
+        n_tasks = input_size ? std::min(*input_size, *settings.task_limit) : *settings.task_limit;
+    }
+
+    if (options.chunk_size) {
+        settings.chunk_size = *options.chunk_size;
+    } else if (n_tasks) {
+        const std::uint64_t splits = options.n_splits
+                                         ? static_cast<std::uint64_t>(*options.n_splits)
+                                         : default_splits_per_job * n_jobs;
+        settings.chunk_size =
+            *n_tasks == 0 ? 1.0 : static_cast<double>(*n_tasks) / static_cast<double>(splits);
+    } else {
+        std::fputs(
+            "mpire: warning: the input's length is unknown and neither chunk_size nor "
+            "iterable_len is set, so tasks are sent one at a time (chunk_size = 1). Set "
+            "iterable_len or chunk_size for faster dispatch.\n",
+            stderr);
+        settings.chunk_size = 1;
+    }
+
+    if (options.max_tasks_active) {
+        settings.max_tasks_active = static_cast<std::uint64_t>(*options.max_tasks_active);
+    } else {
+        settings.max_tasks_active =
+            static_cast<std::uint64_t>(n_jobs) *
+            static_cast<std::uint64_t>(std::min(std::ceil(settings.chunk_size), 1e15)) * 2;
+    }
+    return settings;
+}
+
+}  // namespace detail
+}  // namespace mpire

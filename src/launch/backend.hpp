@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "mpire/detail/engine.hpp"
+#include "mpire/detail/task_error.hpp"
+
+/// The narrow interface every start method implements. The engine drives workers through it
+/// and never learns whether they are processes or threads.
+namespace mpire::detail {
+
+struct WorkerEvent {
+    enum class Kind {
+        chunk_done,    // `results` holds chunk `chunk_id`'s results
+        chunk_failed,  // a task of chunk `chunk_id` threw: `error`
+        worker_died,   // the worker ended without being asked to: `exit_code` / `signal`
+    };
+    Kind kind = Kind::chunk_done;
+    int worker = 0;
+    std::uint64_t chunk_id = 0;
+    Payload results;
+    TaskError error;
+    int exit_code = -1;
+    int signal = 0;
+};
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+
+    /// Whether chunks travel as bytes (processes) or as boxes (threads).
+    [[nodiscard]] virtual bool uses_bytes() const noexcept = 0;
+    [[nodiscard]] virtual int n_workers() const noexcept = 0;
+
+    /// Whether the worker is running; notices (and reaps) one that ended while idle.
+    [[nodiscard]] virtual bool running(int worker) = 0;
+    /// Starts the worker with `kernel` (processes inherit it through fork).
+    virtual void start(int worker, Kernel& kernel) = 0;
+    /// Gives a running worker a new kernel: a pointer for threads, shipped for processes.
+    /// Returns false when it cannot (a process worker and a null `shipping.factory`).
+    virtual bool install(int worker, Kernel& kernel, const KernelShipping& shipping) = 0;
+    /// Queues a chunk. Process backends write from `chunk.bytes` (its first
+    /// `frame_header_size` bytes reserved for them), which the caller keeps alive
+    /// until the chunk's event arrived or `kill_all()`; thread backends take `chunk.box`.
+    virtual void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) = 0;
+    /// Blocks until at least one event happened and appends it to `events`.
+    virtual void wait(std::vector<WorkerEvent>& events) = 0;
+
+    /// Asks every running worker to exit after its queued work and waits for all of them.
+    virtual void join_all() = 0;
+    /// Stops every worker now (processes: SIGKILL; threads: after their current task) and reaps
+    /// them; forgets queued chunks and pending events.
+    virtual void kill_all() noexcept = 0;
+};
+
+}  // namespace mpire::detail

@@ -1,0 +1,211 @@
+#include "launch/fork_backend.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <system_error>
+
+#include "engine/worker_identity.hpp"
+#include "launch/process_worker.hpp"
+#include "mpire/codec.hpp"
+#include "posix/process.hpp"
+#include "transport/frame.hpp"
+
+namespace mpire::detail {
+
+ForkBackend::ForkBackend(int n_workers, bool daemon)
+    : workers_(static_cast<std::size_t>(n_workers)), daemon_(daemon) {}
+
+ForkBackend::~ForkBackend() {
+    kill_all();
+}
+
+bool ForkBackend::running(int worker) {
+    Worker& w = workers_[static_cast<std::size_t>(worker)];
+    if (w.pid <= 0)
+        return false;
+    pollfd handle{w.pidfd.get(), POLLIN, 0};
+    if (::poll(&handle, 1, 0) > 0) {
+        std::vector<WorkerEvent> ignored;  // it was idle: nothing it sent can matter any more
+        handle_exit(worker, ignored);
+        return false;
+    }
+    return true;
+}
+
+void ForkBackend::start(int worker, Kernel& kernel) {
+    posix::SocketPair sockets = posix::make_socket_pair();
+    // Flush stdio first, or the child would print the parent's buffered output again.
+    std::fflush(nullptr);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0)
+        throw std::system_error(errno, std::generic_category(), "mpire: fork");
+    if (pid == 0) {
+        posix::die_with_parent(parent);
+        sockets.parent.reset();
+        become_worker(worker, std::move(sockets.child), kernel);
+    }
+    sockets.child.reset();
+    Worker& w = workers_[static_cast<std::size_t>(worker)];
+    w.pid = pid;
+    w.stopping = false;
+    try {
+        w.pidfd = posix::open_pidfd(pid);
+        w.channel = std::make_unique<transport::ParentChannel>(std::move(sockets.parent));
+    } catch (...) {
+        ::kill(pid, SIGKILL);
+        posix::reap(pid);
+        w = Worker{};
+        throw;
+    }
+}
+
+void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& kernel) {
+    // The child must not hold the other workers' ends: their parent would never see EOF.
+    for (Worker& other : workers_) {
+        if (other.channel)
+            ::close(other.channel->fd());
+        if (other.pidfd.valid())
+            ::close(other.pidfd.get());
+    }
+    mark_current_thread_as_worker(daemon_);
+    const int status = serve_as_process_worker(channel.get(), worker, kernel);
+    std::fflush(nullptr);
+    // _exit: the parent's atexit handlers and static destructors are not the child's to run.
+    ::_exit(status);
+}
+
+bool ForkBackend::install(int worker, Kernel& /*kernel*/, const KernelShipping& shipping) {
+    if (shipping.factory == nullptr)
+        return false;
+    ByteBuffer frame;
+    transport::begin_frame(frame);
+    frame.append(&shipping.factory, sizeof shipping.factory);
+    frame.append(shipping.state.data(), shipping.state.size());
+    transport::finish_frame(frame, transport::FrameType::install, 0);
+    workers_[static_cast<std::size_t>(worker)].channel->send_owned(std::move(frame));
+    return true;
+}
+
+void ForkBackend::send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) {
+    transport::finish_frame(chunk.bytes, transport::FrameType::chunk, chunk_id);
+    workers_[static_cast<std::size_t>(worker)].channel->send_borrowed(chunk.bytes);
+}
+
+void ForkBackend::wait(std::vector<WorkerEvent>& events) {
+    const std::size_t before = events.size();
+    while (events.size() == before)
+        poll_once(events, -1);
+}
+
+void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
+    std::vector<pollfd> fds;
+    std::vector<int> owners;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        const Worker& w = workers_[i];
+        if (w.pid <= 0)
+            continue;
+        const short channel_events = w.channel->wants_write() ? (POLLIN | POLLOUT) : POLLIN;
+        fds.push_back({w.channel->fd(), channel_events, 0});
+        fds.push_back({w.pidfd.get(), POLLIN, 0});
+        owners.push_back(static_cast<int>(i));
+    }
+    if (fds.empty())
+        throw std::logic_error("mpire: waiting for events with no worker running");
+    int ready = 0;
+    do {
+        ready = ::poll(fds.data(), fds.size(), timeout_ms);
+    } while (ready < 0 && errno == EINTR);
+    if (ready < 0)
+        throw std::system_error(errno, std::generic_category(), "mpire: poll");
+    for (std::size_t k = 0; k < owners.size(); ++k) {
+        const int worker = owners[k];
+        const pollfd& channel = fds[2 * k];
+        const pollfd& exited = fds[2 * k + 1];
+        if ((channel.revents & POLLOUT) != 0) {
+            workers_[static_cast<std::size_t>(worker)].channel->flush();
+        }
+        if ((channel.revents & (POLLIN | POLLHUP | POLLERR)) != 0)
+            receive_from(worker, events);
+        if ((exited.revents & POLLIN) != 0)
+            handle_exit(worker, events);
+    }
+}
+
+void ForkBackend::receive_from(int worker, std::vector<WorkerEvent>& events) {
+    std::vector<transport::ReceivedFrame> frames;
+    workers_[static_cast<std::size_t>(worker)].channel->receive(frames);
+    for (transport::ReceivedFrame& frame : frames) {
+        WorkerEvent event;
+        event.worker = worker;
+        event.chunk_id = frame.id;
+        if (frame.type == transport::FrameType::result) {
+            event.kind = WorkerEvent::Kind::chunk_done;
+            event.results.bytes = std::move(frame.body);
+        } else if (frame.type == transport::FrameType::task_failed) {
+            event.kind = WorkerEvent::Kind::chunk_failed;
+            ByteReader in(frame.body.view());
+            decode(in, event.error);
+        } else {
+            throw std::runtime_error("mpire: a worker sent a message of unknown type");
+        }
+        events.push_back(std::move(event));
+    }
+}
+
+void ForkBackend::handle_exit(int worker, std::vector<WorkerEvent>& events) {
+    Worker& w = workers_[static_cast<std::size_t>(worker)];
+    // Results it wrote before it died still count: read them before reporting the death.
+    receive_from(worker, events);
+    const posix::ExitStatus status = posix::reap(w.pid);
+    const bool expected = w.stopping;
+    w = Worker{};
+    if (expected)
+        return;
+    WorkerEvent event;
+    event.kind = WorkerEvent::Kind::worker_died;
+    event.worker = worker;
+    event.exit_code = status.exit_code;
+    event.signal = status.signal;
+    events.push_back(std::move(event));
+}
+
+void ForkBackend::join_all() {
+    for (Worker& w : workers_) {
+        if (w.pid <= 0 || w.stopping)
+            continue;
+        ByteBuffer frame;
+        transport::begin_frame(frame);
+        transport::finish_frame(frame, transport::FrameType::stop, 0);
+        w.stopping = true;
+        w.channel->send_owned(std::move(frame));
+    }
+    std::vector<WorkerEvent> ignored;
+    for (;;) {
+        bool any = false;
+        for (Worker& w : workers_)
+            any = any || w.pid > 0;
+        if (!any)
+            return;
+        poll_once(ignored, -1);
+        ignored.clear();
+    }
+}
+
+void ForkBackend::kill_all() noexcept {
+    for (Worker& w : workers_) {
+        if (w.pid > 0)
+            ::kill(w.pid, SIGKILL);
+    }
+    for (Worker& w : workers_) {
+        if (w.pid > 0)
+            posix::reap(w.pid);
+        w = Worker{};
+    }
+}
+
+}  // namespace mpire::detail

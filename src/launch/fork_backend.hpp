@@ -1,0 +1,53 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <vector>
+
+#include "launch/backend.hpp"
+#include "posix/unique_fd.hpp"
+#include "transport/parent_channel.hpp"
+
+namespace mpire::detail {
+
+/// Workers are child processes forked from the calling thread; they inherit the kernel (and
+/// everything else) copy-on-write. The parent waits on every worker's socket and pidfd at once,
+/// so a result, a failure and a death are all noticed the moment they happen.
+class ForkBackend final : public Backend {
+  public:
+    ForkBackend(int n_workers, bool daemon);
+    ~ForkBackend() override;
+    ForkBackend(const ForkBackend&) = delete;
+    ForkBackend& operator=(const ForkBackend&) = delete;
+
+    [[nodiscard]] bool uses_bytes() const noexcept override { return true; }
+    [[nodiscard]] int n_workers() const noexcept override {
+        return static_cast<int>(workers_.size());
+    }
+    [[nodiscard]] bool running(int worker) override;
+    void start(int worker, Kernel& kernel) override;
+    bool install(int worker, Kernel& kernel, const KernelShipping& shipping) override;
+    void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
+    void wait(std::vector<WorkerEvent>& events) override;
+    void join_all() override;
+    void kill_all() noexcept override;
+
+  private:
+    struct Worker {
+        pid_t pid = -1;
+        std::unique_ptr<transport::ParentChannel> channel;
+        posix::UniqueFd pidfd;
+        bool stopping = false;
+    };
+
+    void poll_once(std::vector<WorkerEvent>& events, int timeout_ms);
+    void receive_from(int worker, std::vector<WorkerEvent>& events);
+    void handle_exit(int worker, std::vector<WorkerEvent>& events);
+    [[noreturn]] void become_worker(int worker, posix::UniqueFd channel, Kernel& kernel);
+
+    std::vector<Worker> workers_;
+    bool daemon_;
+};
+
+}  // namespace mpire::detail

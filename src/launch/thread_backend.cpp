@@ -1,0 +1,117 @@
+#include "launch/thread_backend.hpp"
+
+#include "engine/worker_identity.hpp"
+
+namespace mpire::detail {
+
+ThreadBackend::ThreadBackend(int n_workers, bool daemon) : daemon_(daemon) {
+    for (int i = 0; i < n_workers; ++i)
+        workers_.push_back(std::make_unique<Worker>());
+}
+
+ThreadBackend::~ThreadBackend() {
+    kill_all();
+}
+
+bool ThreadBackend::running(int worker) {
+    return workers_[static_cast<std::size_t>(worker)]->thread.joinable();
+}
+
+void ThreadBackend::start(int worker, Kernel& kernel) {
+    workers_[static_cast<std::size_t>(worker)]->thread =
+        std::thread([this, worker, k = &kernel] { serve(worker, k); });
+}
+
+bool ThreadBackend::install(int worker, Kernel& kernel, const KernelShipping& /*shipping*/) {
+    post(worker, Message{Message::Kind::install, &kernel, 0, nullptr});
+    return true;
+}
+
+void ThreadBackend::send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) {
+    post(worker, Message{Message::Kind::chunk, nullptr, chunk_id, std::move(chunk.box)});
+}
+
+void ThreadBackend::post(int worker, Message message) {
+    Worker& w = *workers_[static_cast<std::size_t>(worker)];
+    {
+        const std::lock_guard lock(w.mutex);
+        w.inbox.push_back(std::move(message));
+    }
+    w.wake.notify_one();
+}
+
+void ThreadBackend::serve(int worker, Kernel* kernel) {
+    mark_current_thread_as_worker(daemon_);
+    Worker& w = *workers_[static_cast<std::size_t>(worker)];
+    const WorkerContext context{worker};
+    for (;;) {
+        Message message;
+        {
+            std::unique_lock lock(w.mutex);
+            w.wake.wait(lock, [&w] { return !w.inbox.empty(); });
+            message = std::move(w.inbox.front());
+            w.inbox.pop_front();
+        }
+        if (message.kind == Message::Kind::stop)
+            return;
+        if (message.kind == Message::Kind::install) {
+            kernel = message.kernel;
+            continue;
+        }
+        WorkerEvent event;
+        event.worker = worker;
+        event.chunk_id = message.chunk_id;
+        if (kernel->run_boxed(context, *message.chunk, event.results.box, event.error)) {
+            event.kind = WorkerEvent::Kind::chunk_done;
+        } else {
+            event.kind = WorkerEvent::Kind::chunk_failed;
+        }
+        message.chunk.reset();  // the user's elements are destroyed on the worker, not later
+        {
+            const std::lock_guard lock(events_mutex_);
+            events_.push_back(std::move(event));
+        }
+        events_ready_.notify_one();
+    }
+}
+
+void ThreadBackend::wait(std::vector<WorkerEvent>& events) {
+    std::unique_lock lock(events_mutex_);
+    events_ready_.wait(lock, [this] { return !events_.empty(); });
+    for (WorkerEvent& event : events_)
+        events.push_back(std::move(event));
+    events_.clear();
+}
+
+void ThreadBackend::stop_all(bool drop_queued) noexcept {
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        Worker& w = *workers_[i];
+        if (!w.thread.joinable())
+            continue;
+        {
+            const std::lock_guard lock(w.mutex);
+            if (drop_queued)
+                w.inbox.clear();
+            w.inbox.push_back(Message{Message::Kind::stop, nullptr, 0, nullptr});
+        }
+        w.wake.notify_one();
+    }
+    for (auto& w : workers_) {
+        if (w->thread.joinable())
+            w->thread.join();
+        w->inbox.clear();
+    }
+    const std::lock_guard lock(events_mutex_);
+    events_.clear();
+}
+
+void ThreadBackend::join_all() {
+    stop_all(false);
+}
+
+void ThreadBackend::kill_all() noexcept {
+    // Threads cannot be killed: each finishes the chunk it is running, then exits.
+    stop_all(true);
+}
+
+}  // namespace mpire::detail

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "launch/backend.hpp"
+
+namespace mpire::detail {
+
+/// Workers are threads of this process. Chunks and results move between them as typed boxes,
+/// never serialized; each worker has its own inbox and all share one event queue.
+class ThreadBackend final : public Backend {
+  public:
+    ThreadBackend(int n_workers, bool daemon);
+    ~ThreadBackend() override;
+    ThreadBackend(const ThreadBackend&) = delete;
+    ThreadBackend& operator=(const ThreadBackend&) = delete;
+
+    [[nodiscard]] bool uses_bytes() const noexcept override { return false; }
+    [[nodiscard]] int n_workers() const noexcept override {
+        return static_cast<int>(workers_.size());
+    }
+    [[nodiscard]] bool running(int worker) override;
+    void start(int worker, Kernel& kernel) override;
+    bool install(int worker, Kernel& kernel, const KernelShipping& shipping) override;
+    void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
+    void wait(std::vector<WorkerEvent>& events) override;
+    void join_all() override;
+    void kill_all() noexcept override;
+
+  private:
+    struct Message {
+        enum class Kind { install, chunk, stop } kind = Kind::chunk;
+        Kernel* kernel = nullptr;
+        std::uint64_t chunk_id = 0;
+        std::unique_ptr<Box> chunk;
+    };
+    struct Worker {
+        std::thread thread;
+        std::mutex mutex;
+        std::condition_variable wake;
+        std::deque<Message> inbox;
+    };
+
+    void post(int worker, Message message);
+    void serve(int worker, Kernel* kernel);
+    void stop_all(bool drop_queued) noexcept;
+
+    std::vector<std::unique_ptr<Worker>> workers_;
+    bool daemon_;
+    std::mutex events_mutex_;
+    std::condition_variable events_ready_;
+    std::vector<WorkerEvent> events_;
+};
+
+}  // namespace mpire::detail
