@@ -57,7 +57,7 @@ class ChunkView {
 
     /// Starts reading the input; call once.
     iterator begin() {
-        state_->position = std::ranges::begin(state_->view);
+        state_->position.emplace(std::ranges::begin(state_->view));
         state_->advance();
         return iterator(state_.get());
     }
@@ -73,15 +73,16 @@ class ChunkView {
             std::size_t want = sizer.next();
             if (remaining)
                 want = static_cast<std::size_t>(std::min<std::uint64_t>(want, *remaining));
-            for (; current.size() < want && position != std::ranges::end(view); ++position) {
-                current.push_back(*position);
+            auto& at = *position;
+            for (; current.size() < want && at != std::ranges::end(view); ++at) {
+                current.push_back(*at);
             }
             if (remaining)
                 *remaining -= current.size();
         }
 
         View view;
-        std::ranges::iterator_t<View> position{};
+        std::optional<std::ranges::iterator_t<View>> position;  // set by begin()
         detail::ChunkSizer sizer;
         std::optional<std::uint64_t> remaining;
         std::vector<Element> current;

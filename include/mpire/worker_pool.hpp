@@ -120,13 +120,13 @@ class WorkerPool {
     std::unique_ptr<detail::MapRun> start(bool ordered, F&& f, R&& inputs,
                                           const MapOptions& options) {
         auto [kernel, shipping, source, settings] =
-            prepare(ordered, std::forward<F>(f), std::forward<R>(inputs), options);
+            prepare(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
         return std::make_unique<detail::MapRun>(core_, std::move(kernel), std::move(shipping),
                                                 std::move(source), settings);
     }
 
     template <class F, class R>
-    auto prepare(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
+    auto prepare(bool ordered, bool lazy, F&& f, R&& inputs, const MapOptions& options) {
         check_task_types<F, R>();
         using Fn = std::decay_t<F>;
         using Element = std::ranges::range_value_t<R>;
@@ -136,7 +136,7 @@ class WorkerPool {
             input_size = static_cast<std::uint64_t>(std::ranges::size(inputs));
         }
         detail::RunSettings settings =
-            detail::resolve_run_settings(options, input_size, n_jobs(), ordered);
+            detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
         auto kernel = std::make_unique<detail::TaskKernel<Fn, Element>>(std::forward<F>(f));
         detail::KernelShipping shipping = kernel->shipping();
         std::unique_ptr<detail::ChunkSource> source =
@@ -168,7 +168,7 @@ class WorkerPool {
     auto lazy(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
         using Result = detail::stored_result_t<ResultOf<F, R>>;
         auto [kernel, shipping, source, settings] =
-            prepare(ordered, std::forward<F>(f), std::forward<R>(inputs), options);
+            prepare(ordered, true, std::forward<F>(f), std::forward<R>(inputs), options);
         return ImapResults<Result>(core_, std::move(kernel), std::move(shipping), std::move(source),
                                    settings);
     }

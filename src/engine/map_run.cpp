@@ -1,8 +1,11 @@
 #include <algorithm>
 #include <deque>
+#include <exception>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -56,16 +59,25 @@ class MapRun::State {
     }
 
     bool next(CompletedChunk& out) {
-        if (core_->epoch != epoch_) {
+        if (core_->epoch != epoch_ && status_ == Status::running) {
             throw std::logic_error(
                 "mpire: the pool was terminated while this map call was running; its remaining "
                 "results are lost");
         }
-        if (status_ == Status::failed) {
-            throw std::logic_error("mpire: this map call already failed; start a new one");
+        switch (status_) {
+            case Status::finished:
+                return false;
+            case Status::failed:
+                throw std::logic_error("mpire: this map call already failed; start a new one");
+            case Status::failing:
+                // Results that were complete before the failure still reach the caller first.
+                if (take_ready(out))
+                    return true;
+                status_ = Status::failed;
+                std::rethrow_exception(std::exchange(failure_, nullptr));
+            case Status::running:
+                break;
         }
-        if (status_ == Status::finished)
-            return false;
         try {
             for (;;) {
                 dispatch();
@@ -79,16 +91,22 @@ class MapRun::State {
                 backend_.wait(events_);
                 for (WorkerEvent& event : events_)
                     handle(event);
+                if (failure_) {
+                    abandon();
+                    status_ = Status::failing;
+                    return next(out);
+                }
             }
         } catch (...) {
             abandon();
-            status_ = Status::failed;
             throw;
         }
     }
 
   private:
-    enum class Status { running, finished, failed };
+    // failing: a task failed or a worker died; the workers are already stopped, the results
+    // that were complete are delivered, then the failure is thrown.
+    enum class Status { running, finished, failing, failed };
 
     struct InFlight {
         std::uint64_t first_task = 0;
@@ -128,22 +146,33 @@ class MapRun::State {
         return static_cast<int>(least - chunks_per_worker_.begin());
     }
 
+    std::size_t peek_chunk_size() {
+        if (!next_chunk_size_) {
+            std::size_t size = sizer_.next();
+            if (settings_.task_limit) {
+                size = static_cast<std::size_t>(
+                    std::min<std::uint64_t>(size, *settings_.task_limit - tasks_taken_));
+            }
+            next_chunk_size_ = size;
+        }
+        return *next_chunk_size_;
+    }
+
     void dispatch() {
         while (!input_done_) {
-            if (!in_flight_.empty() && tasks_in_flight_ >= settings_.max_tasks_active)
-                return;
             const int worker = pick_worker();
             if (worker < 0)
                 return;
-            std::size_t want = sizer_.next();
-            if (settings_.task_limit) {
-                const std::uint64_t left = *settings_.task_limit - tasks_taken_;
-                want = static_cast<std::size_t>(std::min<std::uint64_t>(want, left));
-                if (want == 0) {
-                    input_done_ = true;
-                    return;
-                }
+            const std::size_t want = peek_chunk_size();
+            if (want == 0) {
+                input_done_ = true;  // iterable_len reached
+                return;
             }
+            // One chunk is always allowed, so max_tasks_active < chunk_size cannot hang.
+            if (tasks_in_flight_ > 0 && tasks_in_flight_ + want > settings_.max_tasks_active) {
+                return;
+            }
+            next_chunk_size_.reset();
             Payload chunk;
             const bool as_bytes = backend_.uses_bytes();
             if (as_bytes)
@@ -171,12 +200,14 @@ class MapRun::State {
             out = std::move(found->second);
             ready_in_order_.erase(found);
             ++next_delivery_;
-            return true;
+        } else {
+            if (ready_.empty())
+                return false;
+            out = std::move(ready_.front());
+            ready_.pop_front();
         }
-        if (ready_.empty())
-            return false;
-        out = std::move(ready_.front());
-        ready_.pop_front();
+        if (settings_.lazy)
+            tasks_in_flight_ -= out.n_tasks;
         return true;
     }
 
@@ -187,9 +218,13 @@ class MapRun::State {
                 if (found == in_flight_.end()) {
                     throw std::logic_error("mpire: a worker returned a chunk it was never sent");
                 }
-                CompletedChunk done{event.chunk_id, found->second.first_task, found->second.n_tasks,
+                const InFlight& chunk = found->second;
+                CompletedChunk done{event.chunk_id, chunk.first_task, chunk.n_tasks,
                                     std::move(event.results)};
-                release(found);
+                --chunks_per_worker_[static_cast<std::size_t>(chunk.worker)];
+                if (!settings_.lazy)
+                    tasks_in_flight_ -= chunk.n_tasks;
+                in_flight_.erase(found);
                 if (settings_.ordered) {
                     ready_in_order_.emplace(done.index, std::move(done));
                 } else {
@@ -202,18 +237,25 @@ class MapRun::State {
                 if (found != in_flight_.end() && event.error.task_index >= 0) {
                     event.error.task_index += static_cast<std::int64_t>(found->second.first_task);
                 }
-                throw_task_error(std::move(event.error));
+                record_failure([&event] { throw_task_error(std::move(event.error)); });
+                return;
             }
             case WorkerEvent::Kind::worker_died:
-                handle_death(event);
+                record_failure([this, &event] { handle_death(event); });
                 return;
         }
     }
 
-    void release(std::unordered_map<std::uint64_t, InFlight>::iterator found) {
-        --chunks_per_worker_[static_cast<std::size_t>(found->second.worker)];
-        tasks_in_flight_ -= found->second.n_tasks;
-        in_flight_.erase(found);
+    // Keeps the first failure, to be thrown once the results that were ready are delivered.
+    template <class Throw>
+    void record_failure(Throw&& throw_it) {
+        if (failure_)
+            return;
+        try {
+            throw_it();
+        } catch (...) {
+            failure_ = std::current_exception();
+        }
     }
 
     void handle_death(const WorkerEvent& event) {
@@ -226,12 +268,12 @@ class MapRun::State {
                 running_id = id;
             }
         }
-        const posix::ExitStatus status{event.exit_code, event.signal};
         if (running == nullptr) {
             // It died while idle (killed from outside): replace it and carry on.
             backend_.start(event.worker, *kernel_);
             return;
         }
+        const posix::ExitStatus status{event.exit_code, event.signal};
         const std::uint64_t last = running->first_task + running->n_tasks - 1;
         std::string message =
             fmt::format("mpire: worker {} died with {} while running task {}", event.worker,
@@ -239,8 +281,9 @@ class MapRun::State {
         if (last != running->first_task)
             message += fmt::format(" to {}", last);
         const std::string first_args = kernel_->describe_chunk(running->chunk);
-        if (!first_args.empty())
+        if (!first_args.empty()) {
             message += fmt::format(" (task {}: {})", running->first_task, first_args);
+        }
         throw WorkerDiedError(message, event.worker, event.exit_code, event.signal);
     }
 
@@ -253,13 +296,14 @@ class MapRun::State {
         }
     }
 
+    // Stops the workers now and frees the pool; the run can no longer make progress.
     void abandon() noexcept {
+        status_ = Status::failed;
         if (core_->epoch != epoch_)
             return;  // terminate() already took the workers down
         backend_.kill_all();
         core_->forget_workers();
         core_->busy = false;
-        status_ = Status::failed;
     }
 
     std::shared_ptr<PoolCore> core_;
@@ -272,12 +316,14 @@ class MapRun::State {
     std::uint64_t epoch_ = 0;
     std::uint64_t run_id_ = 0;
     Status status_ = Status::running;
+    std::exception_ptr failure_;
 
     std::uint64_t next_chunk_ = 0;
     std::uint64_t tasks_taken_ = 0;
     std::uint64_t tasks_in_flight_ = 0;
     std::uint64_t next_delivery_ = 0;
     bool input_done_ = false;
+    std::optional<std::size_t> next_chunk_size_;  // drawn from the sizer, not sent yet
     std::unordered_map<std::uint64_t, InFlight> in_flight_;
     std::vector<std::size_t> chunks_per_worker_;
     std::map<std::uint64_t, CompletedChunk> ready_in_order_;

@@ -65,10 +65,11 @@ void validate(const MapOptions& options) {
 }  // namespace
 
 RunSettings resolve_run_settings(const MapOptions& options, std::optional<std::uint64_t> input_size,
-                                 std::size_t n_jobs, bool ordered) {
+                                 std::size_t n_jobs, bool ordered, bool lazy) {
     validate(options);
     RunSettings settings;
     settings.ordered = ordered;
+    settings.lazy = lazy;
     if (options.iterable_len)
         settings.task_limit = static_cast<std::uint64_t>(*options.iterable_len);
 

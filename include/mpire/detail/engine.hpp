@@ -86,6 +86,9 @@ struct RunSettings {
     std::optional<std::uint64_t> task_limit;  // iterable_len
     std::uint64_t max_tasks_active = 1;
     bool ordered = true;
+    /// imap: results count as active until they are handed to the caller, so an iteration the
+    /// caller does not advance stops pulling input (bounded memory). map: until they arrive.
+    bool lazy = false;
 };
 
 class PoolCore;
@@ -103,7 +106,7 @@ void terminate(PoolCore& core) noexcept;
 /// Warns on stderr, as MPIRE does, when it has to fall back to a chunk size of 1.
 [[nodiscard]] RunSettings resolve_run_settings(const MapOptions& options,
                                                std::optional<std::uint64_t> input_size,
-                                               std::size_t n_jobs, bool ordered);
+                                               std::size_t n_jobs, bool ordered, bool lazy);
 
 /// One running map call. Starting it claims the pool (a second one throws std::logic_error);
 /// destroying it before it finished abandons the remaining work and releases the pool.

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <ranges>
 #include <string>
 #include <type_traits>
@@ -146,18 +147,18 @@ class RangeSource final : public ChunkSource {
     explicit RangeSource(View view) : view_(std::move(view)) {}
 
     std::size_t fill(std::size_t max_items, bool as_bytes, Payload& out) override {
-        if (!started_) {
+        if (!position_) {
             // Single-pass ranges may be begun only once, and only when the first task is needed.
-            position_ = std::ranges::begin(view_);
-            started_ = true;
+            position_.emplace(std::ranges::begin(view_));
         }
+        auto& position = *position_;
         const auto end = std::ranges::end(view_);
         std::size_t n = 0;
         if (as_bytes) {
             const std::size_t count_at = out.bytes.size();
             encode_size(out.bytes, 0);
-            for (; n < max_items && position_ != end; ++n, ++position_) {
-                const Element& element = *position_;
+            for (; n < max_items && position != end; ++n, ++position) {
+                const Element& element = *position;
                 encode(out.bytes, element);
             }
             const auto count = static_cast<std::uint64_t>(n);
@@ -165,8 +166,8 @@ class RangeSource final : public ChunkSource {
         } else {
             std::vector<Element> items;
             items.reserve(std::min<std::size_t>(max_items, 1U << 16U));
-            for (; n < max_items && position_ != end; ++n, ++position_) {
-                items.push_back(*position_);
+            for (; n < max_items && position != end; ++n, ++position) {
+                items.push_back(*position);
             }
             out.box = std::make_unique<TypedBox<std::vector<Element>>>(std::move(items));
         }
@@ -175,8 +176,8 @@ class RangeSource final : public ChunkSource {
 
   private:
     View view_;
-    std::ranges::iterator_t<View> position_{};
-    bool started_ = false;
+    // Not every iterator is default-constructible (istream views), hence the optional.
+    std::optional<std::ranges::iterator_t<View>> position_;
 };
 
 /// Appends the results a worker returned for one chunk to `out`.
@@ -202,8 +203,15 @@ void append_results(Payload& results, std::vector<Result>& out) {
         in.read(out.data() + old_size, n * sizeof(Result));
     } else {
         out.reserve(out.size() + n);
-        for (std::size_t i = 0; i < n; ++i)
-            decode(in, out.emplace_back());
+        for (std::size_t i = 0; i < n; ++i) {
+            if constexpr (std::is_same_v<Result, bool>) {
+                bool value = false;  // std::vector<bool> has no element to decode into
+                decode(in, value);
+                out.push_back(value);
+            } else {
+                decode(in, out.emplace_back());
+            }
+        }
     }
 }
 

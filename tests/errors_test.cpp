@@ -1,0 +1,337 @@
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using mpire::StartMethod;
+using mpire::WorkerPool;
+
+struct CustomError {
+    int code;
+};
+
+int fail_on_three(int x) {
+    if (x == 3)
+        throw std::invalid_argument("three is not allowed");
+    return x;
+}
+
+class ErrorsTest : public testing::TestWithParam<StartMethod> {
+  protected:
+    mpire::PoolOptions options() const { return {.n_jobs = 2, .start_method = GetParam()}; }
+    mpire::test::Resources before_;
+    void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
+};
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+TEST_P(ErrorsTest, StandardExceptionsKeepTheirTypeAndGainContext) {
+    WorkerPool pool(options());
+    try {
+        pool.map(fail_on_three, std::views::iota(0, 10), {.chunk_size = 2});
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        const std::string what = e.what();
+        EXPECT_TRUE(contains(what, "three is not allowed")) << what;
+        EXPECT_TRUE(contains(what, "worker")) << what;
+        EXPECT_TRUE(contains(what, "task 3")) << what;
+        EXPECT_TRUE(contains(what, "Arg 0: 3")) << what;
+        const auto* info = dynamic_cast<const mpire::WorkerErrorInfo*>(&e);
+        ASSERT_NE(info, nullptr);
+        EXPECT_EQ(info->task_index(), 3);
+        EXPECT_EQ(info->original_message(), "three is not allowed");
+        EXPECT_EQ(info->task_args(), "Arg 0: 3");
+        EXPECT_GE(info->worker_id(), 0);
+        EXPECT_LT(info->worker_id(), 2);
+    }
+}
+
+TEST_P(ErrorsTest, EveryStandardTypeIsPreserved) {
+    WorkerPool pool(options());
+    auto throws = [&pool](auto make_error) {
+        pool.map([make_error](int) -> int { throw make_error(); }, std::views::iota(0, 1));
+    };
+    EXPECT_THROW(throws([] { return std::out_of_range("x"); }), std::out_of_range);
+    EXPECT_THROW(throws([] { return std::overflow_error("x"); }), std::overflow_error);
+    EXPECT_THROW(throws([] { return std::runtime_error("x"); }), std::runtime_error);
+    EXPECT_THROW(throws([] { return std::logic_error("x"); }), std::logic_error);
+    EXPECT_THROW(throws([] { return std::bad_alloc(); }), std::bad_alloc);
+    try {
+        throws([] {
+            return std::system_error(std::make_error_code(std::errc::no_such_file_or_directory));
+        });
+        FAIL();
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code().value(), ENOENT);
+    }
+}
+
+TEST_P(ErrorsTest, TuplesArgumentsArePrintedOneByOne) {
+    WorkerPool pool(options());
+    std::vector<std::pair<int, std::string>> inputs{{1, "a"}, {2, "bad"}};
+    try {
+        pool.map(
+            [](int n, const std::string& s) {
+                if (s == "bad")
+                    throw std::domain_error("bad input");
+                return n;
+            },
+            inputs);
+        FAIL();
+    } catch (const std::domain_error& e) {
+        EXPECT_TRUE(contains(e.what(), "Arg 0: 2, Arg 1: bad")) << e.what();
+    }
+}
+
+TEST_P(ErrorsTest, NonStandardExceptionsArriveAsRemoteError) {
+    WorkerPool pool(options());
+    try {
+        pool.map([](int x) -> int { throw CustomError{x}; }, std::views::iota(5, 6));
+        FAIL();
+    } catch (const mpire::RemoteError& e) {
+        EXPECT_TRUE(contains(e.original_type(), "CustomError")) << e.original_type();
+        EXPECT_TRUE(contains(e.what(), "CustomError")) << e.what();
+        if (GetParam() == StartMethod::threading) {
+            // The original object survives when it never left the process.
+            try {
+                std::rethrow_exception(e.original_exception());
+            } catch (const CustomError& original) {
+                EXPECT_EQ(original.code, 5);
+            }
+        } else {
+            EXPECT_EQ(e.original_exception(), nullptr);
+        }
+    }
+    EXPECT_THROW(pool.map([](int) -> int { throw 42; }, std::views::iota(0, 1)),
+                 mpire::RemoteError);
+}
+
+TEST_P(ErrorsTest, ImapRethrowsWhenItReachesTheFailureAndThenRefusesToContinue) {
+    // One worker: tasks 0, 1 and 2 are complete before task 3 fails, and are delivered first.
+    WorkerPool pool({.n_jobs = 1, .start_method = GetParam()});
+    auto results = pool.imap(fail_on_three, std::views::iota(0, 10), {.chunk_size = 1});
+    std::vector<int> got;
+    auto it = results.begin();
+    EXPECT_THROW(
+        {
+            for (; it != results.end(); ++it)
+                got.push_back(*it);
+        },
+        std::invalid_argument);
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2}));
+    EXPECT_THROW((void)(it == results.end()), std::logic_error);
+}
+
+TEST_P(ErrorsTest, ThePoolWorksAgainAfterAFailure) {
+    WorkerPool pool(options());
+    EXPECT_THROW(pool.map(fail_on_three, std::views::iota(0, 10)), std::invalid_argument);
+    EXPECT_EQ(pool.map(fail_on_three, std::views::iota(0, 3)), (std::vector<int>{0, 1, 2}));
+    pool.set_keep_alive();
+    EXPECT_THROW(pool.map(fail_on_three, std::views::iota(0, 10)), std::invalid_argument);
+    EXPECT_EQ(pool.map(fail_on_three, std::views::iota(0, 3)), (std::vector<int>{0, 1, 2}));
+}
+
+TEST_P(ErrorsTest, ASecondMapWhileAnImapIsLiveThrows) {
+    WorkerPool pool(options());
+    auto results = pool.imap(fail_on_three, std::views::iota(0, 3));
+    auto it = results.begin();
+    EXPECT_EQ(*it, 0);
+    EXPECT_THROW(pool.map(fail_on_three, std::views::iota(0, 3)), std::logic_error);
+    EXPECT_THROW(pool.stop_and_join(), std::logic_error);
+    std::vector<int> rest;
+    for (; it != results.end(); ++it)
+        rest.push_back(*it);
+    EXPECT_EQ(rest, (std::vector<int>{0, 1, 2}));
+    EXPECT_EQ(pool.map(fail_on_three, std::views::iota(0, 2)), (std::vector<int>{0, 1}));
+}
+
+TEST_P(ErrorsTest, AnAbandonedImapReleasesThePool) {
+    WorkerPool pool(options());
+    {
+        auto results =
+            pool.imap([](int x) { return x; }, std::views::iota(0, 100), {.chunk_size = 1});
+        EXPECT_EQ(*results.begin(), 0);
+    }
+    EXPECT_EQ(pool.map(fail_on_three, std::views::iota(0, 2)), (std::vector<int>{0, 1}));
+}
+
+TEST_P(ErrorsTest, IteratingAnImapAfterTerminateThrows) {
+    WorkerPool pool(options());
+    auto results = pool.imap([](int x) { return x; }, std::views::iota(0, 100), {.chunk_size = 1});
+    auto it = results.begin();
+    EXPECT_EQ(*it, 0);
+    pool.terminate();
+    EXPECT_THROW(
+        {
+            for (; it != results.end(); ++it) {
+            }
+        },
+        std::logic_error);
+    EXPECT_EQ(pool.map(fail_on_three, std::views::iota(0, 2)), (std::vector<int>{0, 1}));
+}
+
+TEST_P(ErrorsTest, BadOptionsAreRejectedWithClearMessages) {
+    EXPECT_THROW(WorkerPool({.n_jobs = 0, .start_method = GetParam()}), std::invalid_argument);
+    EXPECT_THROW(WorkerPool({.n_jobs = -2, .start_method = GetParam()}), std::invalid_argument);
+    WorkerPool pool(options());
+    const auto inputs = std::views::iota(0, 10);
+    const std::vector<mpire::MapOptions> bad{
+        {.iterable_len = -1},
+        {.max_tasks_active = 0},
+        {.chunk_size = 0},
+        {.chunk_size = -2.5},
+        {.n_splits = 0},
+        {.worker_lifespan = 0},
+        {.task_timeout = mpire::Seconds(-1)},
+    };
+    for (const mpire::MapOptions& option : bad) {
+        EXPECT_THROW(pool.map(fail_on_three, inputs, option), std::invalid_argument);
+        EXPECT_THROW((void)pool.imap(fail_on_three, inputs, option), std::invalid_argument);
+    }
+    try {
+        pool.map(fail_on_three, inputs, {.chunk_size = 0});
+    } catch (const std::invalid_argument& e) {
+        EXPECT_TRUE(contains(e.what(), "chunk_size")) << e.what();
+    }
+}
+
+TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
+    const auto method = GetParam();
+    auto rejects = [](auto make) {
+        try {
+            make();
+        } catch (const std::invalid_argument& e) {
+            return contains(e.what(), "not supported yet");
+        }
+        return false;
+    };
+    EXPECT_TRUE(rejects([&] { WorkerPool({.pass_worker_id = true, .start_method = method}); }));
+    EXPECT_TRUE(rejects([&] { WorkerPool({.use_worker_state = true, .start_method = method}); }));
+    EXPECT_TRUE(rejects([&] { WorkerPool({.cpu_ids = {0}, .start_method = method}); }));
+    EXPECT_TRUE(rejects([&] { WorkerPool({.shared_objects = 1, .start_method = method}); }));
+    EXPECT_TRUE(rejects([&] { WorkerPool({.start_method = method, .enable_insights = true}); }));
+    EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::spawn}); }));
+    EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::forkserver}); }));
+    WorkerPool pool(options());
+    const auto inputs = std::views::iota(0, 3);
+    EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.worker_lifespan = 1}); }));
+    EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.progress_bar = true}); }));
+    EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.worker_init = [] {}}); }));
+    EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.worker_exit = [] {}}); }));
+    EXPECT_TRUE(rejects(
+        [&] { pool.map(fail_on_three, inputs, {.task_timeout = std::chrono::seconds(1)}); }));
+    EXPECT_TRUE(rejects([&] {
+        pool.map(fail_on_three, inputs, {.progress_bar_style = mpire::ProgressBarStyle::rich});
+    }));
+}
+
+TEST_P(ErrorsTest, DaemonWorkersCannotStartPools) {
+    WorkerPool pool(options());
+    const auto method = GetParam();
+    EXPECT_THROW(pool.map(
+                     [method](int x) {
+                         WorkerPool nested({.n_jobs = 1, .start_method = method});
+                         return x;
+                     },
+                     std::views::iota(0, 1)),
+                 std::logic_error);
+}
+
+TEST_P(ErrorsTest, NonDaemonWorkersCanNestPools) {
+    WorkerPool pool({.n_jobs = 2, .daemon = false, .start_method = GetParam()});
+    const auto method = GetParam();
+    auto sums = pool.map(
+        [method](int x) {
+            WorkerPool nested({.n_jobs = 2, .start_method = method});
+            auto squares = nested.map([](int y) { return y * y; }, std::views::iota(0, x));
+            int total = 0;
+            for (int s : squares)
+                total += s;
+            return total;
+        },
+        std::views::iota(0, 4), {.chunk_size = 1});
+    EXPECT_EQ(sums, (std::vector<int>{0, 0, 1, 5}));
+}
+
+INSTANTIATE_TEST_SUITE_P(StartMethods, ErrorsTest,
+                         testing::Values(StartMethod::fork, StartMethod::threading),
+                         mpire::test::start_method_name);
+
+// Deaths only exist for process workers: a thread that segfaults takes the whole program.
+class WorkerDeathTest : public testing::Test {
+  protected:
+    mpire::test::Resources before_;
+    void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
+};
+
+TEST_F(WorkerDeathTest, ASegfaultNamesTheSignalAndTheTask) {
+    WorkerPool pool({.n_jobs = 2});
+    try {
+        pool.map(
+            [](int x) {
+                if (x == 7)
+                    std::raise(SIGSEGV);
+                return x;
+            },
+            std::views::iota(0, 20), {.chunk_size = 1});
+        FAIL();
+    } catch (const mpire::WorkerDiedError& e) {
+        EXPECT_EQ(e.signal(), SIGSEGV);
+        EXPECT_EQ(e.exit_code(), -1);
+        EXPECT_TRUE(contains(e.what(), "signal 11")) << e.what();
+        EXPECT_TRUE(contains(e.what(), "task 7")) << e.what();
+        EXPECT_TRUE(contains(e.what(), "Arg 0: 7")) << e.what();
+    }
+}
+
+TEST_F(WorkerDeathTest, AbortAndExitAreReported) {
+    WorkerPool pool({.n_jobs = 2});
+    try {
+        pool.map([](int) -> int { std::abort(); }, std::views::iota(0, 4));
+        FAIL();
+    } catch (const mpire::WorkerDiedError& e) {
+        EXPECT_EQ(e.signal(), SIGABRT);
+    }
+    try {
+        pool.map([](int) -> int { std::_Exit(3); }, std::views::iota(0, 4));
+        FAIL();
+    } catch (const mpire::WorkerDiedError& e) {
+        EXPECT_EQ(e.exit_code(), 3);
+        EXPECT_EQ(e.signal(), 0);
+        EXPECT_TRUE(contains(e.what(), "exit code 3")) << e.what();
+    }
+    EXPECT_EQ(pool.map([](int x) { return x; }, std::views::iota(0, 3)),
+              (std::vector<int>{0, 1, 2}));
+}
+
+TEST_F(WorkerDeathTest, ResultsProducedBeforeADeathAreNotLost) {
+    WorkerPool pool({.n_jobs = 1});
+    std::vector<int> got;
+    try {
+        for (int r : pool.imap(
+                 [](int x) {
+                     if (x == 5)
+                         std::_Exit(1);
+                     return x;
+                 },
+                 std::views::iota(0, 10), {.chunk_size = 1})) {
+            got.push_back(r);
+        }
+        FAIL();
+    } catch (const mpire::WorkerDiedError&) {
+        EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4}));
+    }
+}
+
+}  // namespace

@@ -1,0 +1,281 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <list>
+#include <map>
+#include <numeric>
+#include <ranges>
+#include <set>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using mpire::StartMethod;
+using mpire::WorkerPool;
+
+int square(int x) {
+    return x * x;
+}
+
+std::vector<int> squares(int n) {
+    std::vector<int> out;
+    for (int i = 0; i < n; ++i)
+        out.push_back(i * i);
+    return out;
+}
+
+class MapTest : public testing::TestWithParam<StartMethod> {
+  protected:
+    mpire::PoolOptions options(int n_jobs = 2) const {
+        return {.n_jobs = n_jobs, .start_method = GetParam()};
+    }
+    mpire::test::Resources before_;
+    void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
+};
+
+TEST_P(MapTest, MapKeepsInputOrder) {
+    WorkerPool pool(options());
+    EXPECT_EQ(pool.map(square, std::views::iota(0, 100)), squares(100));
+}
+
+TEST_P(MapTest, MapUnorderedReturnsTheSameValues) {
+    WorkerPool pool(options());
+    std::vector<int> got = pool.map_unordered(square, std::views::iota(0, 1000));
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, squares(1000));
+}
+
+TEST_P(MapTest, ImapYieldsInOrderLazily) {
+    WorkerPool pool(options());
+    std::vector<int> got;
+    for (int r : pool.imap(square, std::views::iota(0, 500), {.chunk_size = 3}))
+        got.push_back(r);
+    EXPECT_EQ(got, squares(500));
+}
+
+TEST_P(MapTest, ImapUnorderedYieldsEveryValue) {
+    WorkerPool pool(options());
+    std::multiset<int> got;
+    for (int r : pool.imap_unordered(square, squares(300)))
+        got.insert(r);
+    std::multiset<int> want;
+    for (int x : squares(300))
+        want.insert(x * x);
+    EXPECT_EQ(got, want);
+}
+
+TEST_P(MapTest, EmptyInputGivesEmptyResults) {
+    WorkerPool pool(options());
+    EXPECT_TRUE(pool.map(square, std::vector<int>{}).empty());
+    int n = 0;
+    for ([[maybe_unused]] int r : pool.imap(square, std::vector<int>{}))
+        ++n;
+    EXPECT_EQ(n, 0);
+}
+
+TEST_P(MapTest, ChunkingOptionsDoNotChangeResults) {
+    WorkerPool pool(options());
+    const auto inputs = std::views::iota(0, 257);
+    for (double chunk_size : {1.0, 2.5, 7.0, 1000.0}) {
+        EXPECT_EQ(pool.map(square, inputs, {.chunk_size = chunk_size}), squares(257)) << chunk_size;
+    }
+    for (std::int64_t n_splits : {1, 3, 256, 1000}) {
+        EXPECT_EQ(pool.map(square, inputs, {.n_splits = n_splits}), squares(257)) << n_splits;
+    }
+}
+
+TEST_P(MapTest, AcceptsContainersViewsAndSinglePassRanges) {
+    WorkerPool pool(options());
+    std::list<int> list{1, 2, 3};
+    EXPECT_EQ(pool.map(square, list), (std::vector<int>{1, 4, 9}));
+    const std::vector<int> constant{4, 5};
+    EXPECT_EQ(pool.map(square, constant), (std::vector<int>{16, 25}));
+    EXPECT_EQ(pool.map(square, std::views::iota(0, 10) |
+                                   std::views::filter([](int x) { return x % 2 == 0; })),
+              (std::vector<int>{0, 4, 16, 36, 64}));
+    std::istringstream text("3 1 2");
+    EXPECT_EQ(pool.map(square, std::views::istream<int>(text), {.chunk_size = 2}),
+              (std::vector<int>{9, 1, 4}));
+}
+
+TEST_P(MapTest, StringsAndNestedContainersCrossIntact) {
+    WorkerPool pool(options());
+    std::vector<std::string> words{"a", "", "hello world", std::string(100000, 'x')};
+    auto sizes = pool.map([](const std::string& s) { return std::make_pair(s, s.size()); }, words);
+    ASSERT_EQ(sizes.size(), 4U);
+    EXPECT_EQ(sizes[2], std::make_pair(std::string("hello world"), std::size_t{11}));
+    EXPECT_EQ(sizes[3].second, 100000U);
+    auto maps = pool.map(
+        [](int n) {
+            std::map<std::string, std::vector<int>> m;
+            m[std::to_string(n)] = std::vector<int>(static_cast<std::size_t>(n), n);
+            return m;
+        },
+        std::views::iota(0, 5));
+    EXPECT_EQ(maps[3].at("3"), (std::vector<int>{3, 3, 3}));
+}
+
+TEST_P(MapTest, BoolResultsWork) {
+    WorkerPool pool(options());
+    std::vector<bool> even = pool.map([](int x) { return x % 2 == 0; }, std::views::iota(0, 5));
+    EXPECT_EQ(even, (std::vector<bool>{true, false, true, false, true}));
+    std::vector<bool> lazy;
+    for (bool b : pool.imap([](int x) { return x > 2; }, std::views::iota(0, 5)))
+        lazy.push_back(b);
+    EXPECT_EQ(lazy, (std::vector<bool>{false, false, false, true, true}));
+}
+
+TEST_P(MapTest, TuplesAndPairsAreUnpackedIntoParameters) {
+    WorkerPool pool(options());
+    std::vector<std::pair<int, int>> pairs{{1, 2}, {3, 4}};
+    EXPECT_EQ(pool.map([](int x, int y) { return x * y; }, pairs), (std::vector<int>{2, 12}));
+    std::vector<std::tuple<int, std::string, double>> triples{{2, "ab", 0.5}, {3, "c", 1.0}};
+    EXPECT_EQ(pool.map([](int n, const std::string& s,
+                          double f) { return n * static_cast<double>(s.size()) * f; },
+                       triples),
+              (std::vector<double>{2.0, 3.0}));
+}
+
+TEST_P(MapTest, FunctionsTakingTheTupleGetItWhole) {
+    WorkerPool pool(options());
+    std::vector<std::pair<int, int>> pairs{{1, 2}, {3, 4}};
+    EXPECT_EQ(pool.map([](std::pair<int, int> p) { return p.first + p.second; }, pairs),
+              (std::vector<int>{3, 7}));
+    // A generic function could take either form; make_single_arguments says "whole".
+    auto count = [](const auto&... args) { return static_cast<int>(sizeof...(args)); };
+    EXPECT_EQ(pool.map(count, mpire::make_single_arguments(pairs)), (std::vector<int>{1, 1}));
+}
+
+TEST_P(MapTest, VoidFunctionsRun) {
+    WorkerPool pool(options());
+    static_assert(std::is_void_v<decltype(pool.map([](int) {}, std::views::iota(0, 3)))>);
+    pool.map([](int) {}, std::views::iota(0, 30));
+    std::size_t yielded = 0;
+    for ([[maybe_unused]] std::monostate done : pool.imap([](int) {}, std::views::iota(0, 30))) {
+        ++yielded;
+    }
+    EXPECT_EQ(yielded, 30U);
+}
+
+TEST_P(MapTest, IterableLenTruncatesTheInput) {
+    WorkerPool pool(options());
+    EXPECT_EQ(pool.map(square, std::views::iota(0, 100), {.iterable_len = 10}), squares(10));
+    long pulled = 0;
+    EXPECT_EQ(pool.map(square, mpire::test::CountingInput(-1, &pulled), {.iterable_len = 25}),
+              squares(25));
+}
+
+TEST_P(MapTest, IterableLenLongerThanTheInputEndsAtTheRealEnd) {
+    WorkerPool pool(options());
+    long pulled = 0;
+    EXPECT_EQ(pool.map(square, mpire::test::CountingInput(7, &pulled), {.iterable_len = 1000}),
+              squares(7));
+    EXPECT_EQ(pool.map(square, std::views::iota(0, 5), {.iterable_len = 50}), squares(5));
+}
+
+TEST_P(MapTest, UnknownLengthFallsBackToChunkSizeOneWithAWarning) {
+    WorkerPool pool(options());
+    long pulled = 0;
+    testing::internal::CaptureStderr();
+    EXPECT_EQ(pool.map(square, mpire::test::CountingInput(20, &pulled)), squares(20));
+    const std::string warning = testing::internal::GetCapturedStderr();
+    EXPECT_NE(warning.find("chunk_size = 1"), std::string::npos) << warning;
+    testing::internal::CaptureStderr();
+    pool.map(square, mpire::test::CountingInput(20, &pulled), {.chunk_size = 4});
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+TEST_P(MapTest, NothingIsReadBeforeTheFirstResultIsAskedFor) {
+    WorkerPool pool(options());
+    long pulled = 0;
+    auto results = pool.imap(square, mpire::test::CountingInput(100, &pulled), {.chunk_size = 2});
+    auto it = results.begin();
+    EXPECT_EQ(pulled, 0);
+    EXPECT_EQ(*it, 0);
+    EXPECT_GT(pulled, 0);
+}
+
+TEST_P(MapTest, EndlessInputRunsInBoundedMemory) {
+    WorkerPool pool(options());
+    long pulled = 0;
+    const std::int64_t max_active = 8;
+    long seen = 0;
+    for (int r : pool.imap(square, mpire::test::CountingInput(-1, &pulled),
+                           {.max_tasks_active = max_active, .chunk_size = 2})) {
+        EXPECT_EQ(r, static_cast<int>(seen * seen));
+        ++seen;
+        // In flight: at most max_tasks_active tasks, plus the chunk just delivered.
+        EXPECT_LE(pulled - seen, max_active + 2);
+        if (seen == 2000)
+            break;
+    }
+    EXPECT_EQ(seen, 2000);
+}
+
+TEST_P(MapTest, MaxTasksActiveBelowChunkSizeDoesNotHang) {
+    WorkerPool pool(options());
+    EXPECT_EQ(pool.map(square, std::views::iota(0, 100), {.max_tasks_active = 1, .chunk_size = 10}),
+              squares(100));
+}
+
+TEST_P(MapTest, FractionalChunkSizeWithSingleWorker) {
+    WorkerPool pool(options(1));
+    EXPECT_EQ(pool.map(square, std::views::iota(0, 10), {.chunk_size = 2.5}), squares(10));
+    EXPECT_EQ(pool.map_unordered(square, std::views::iota(0, 10), {.chunk_size = 1}),
+              squares(10));  // one worker: completion order is input order
+}
+
+TEST_P(MapTest, MoreWorkersThanTasks) {
+    WorkerPool pool(options(4));
+    EXPECT_EQ(pool.map(square, std::views::iota(0, 2)), squares(2));
+}
+
+TEST_P(MapTest, MoveOnlyCallablesAndMutableState) {
+    WorkerPool pool(options());
+    auto offset = std::make_unique<int>(10);
+    const int base = *offset;
+    EXPECT_EQ(pool.map([o = std::move(offset)](int x) { return x + *o; }, std::views::iota(0, 3)),
+              (std::vector<int>{base, base + 1, base + 2}));
+}
+
+TEST_P(MapTest, PoolsAreMovable) {
+    WorkerPool first(options());
+    WorkerPool second(std::move(first));
+    EXPECT_EQ(second.map(square, std::views::iota(0, 4)), squares(4));
+    WorkerPool third(options());
+    third = std::move(second);
+    EXPECT_EQ(third.map(square, std::views::iota(0, 4)), squares(4));
+}
+
+INSTANTIATE_TEST_SUITE_P(StartMethods, MapTest,
+                         testing::Values(StartMethod::fork, StartMethod::threading),
+                         mpire::test::start_method_name);
+
+TEST(MapOnThreads, SharedStateIsVisible) {
+    WorkerPool pool({.n_jobs = 2, .start_method = StartMethod::threading});
+    std::atomic<int> calls{0};
+    pool.map([&calls](int) { calls.fetch_add(1); }, std::views::iota(0, 100));
+    EXPECT_EQ(calls.load(), 100);
+}
+
+TEST(MapOnProcesses, WorkersAreSeparateProcesses) {
+    WorkerPool pool({.n_jobs = 2});
+    const pid_t parent = ::getpid();
+    std::vector<pid_t> pids =
+        pool.map([](int) { return ::getpid(); }, std::views::iota(0, 50), {.chunk_size = 1});
+    for (pid_t pid : pids)
+        EXPECT_NE(pid, parent);
+}
+
+TEST(CpuCount, IsAtLeastOne) {
+    EXPECT_GE(mpire::cpu_count(), 1U);
+}
+
+}  // namespace

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <dirent.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <fstream>
+#include <iterator>
+#include <ostream>
+#include <ranges>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include <mpire/mpire.hpp>
+
+namespace mpire {
+/// Lets GoogleTest print a start method by name.
+inline void PrintTo(StartMethod method, std::ostream* out) {
+    *out << (method == StartMethod::fork ? "fork" : "threading");
+}
+}  // namespace mpire
+
+namespace mpire::test {
+
+/// The live (or zombie) children of this process, read from /proc: a test that ends with more
+/// children than it started with leaked a worker.
+inline std::size_t count_children() {
+    std::size_t n = 0;
+    const std::string tasks = "/proc/self/task";
+    DIR* dir = ::opendir(tasks.c_str());
+    if (dir == nullptr)
+        return 0;
+    while (const dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] == '.')
+            continue;
+        std::ifstream children(tasks + "/" + entry->d_name + "/children");
+        n += static_cast<std::size_t>(
+            std::distance(std::istream_iterator<int>(children), std::istream_iterator<int>()));
+    }
+    ::closedir(dir);
+    return n;
+}
+
+/// The open file descriptors of this process.
+inline std::size_t count_open_fds() {
+    std::size_t n = 0;
+    DIR* dir = ::opendir("/proc/self/fd");
+    if (dir == nullptr)
+        return 0;
+    while (const dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] != '.')
+            ++n;
+    }
+    ::closedir(dir);
+    return n - 1;  // the directory stream itself
+}
+
+/// Blocks (at most `limit`) until process `pid`, a child of ours, has exited; it stays a
+/// zombie until its parent reaps it. Returns false when it did not exit in time.
+inline bool wait_for_exit(pid_t pid, int limit_ms = 10000) {
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0)
+        return false;
+    pollfd handle{fd, POLLIN, 0};
+    const bool exited = ::poll(&handle, 1, limit_ms) == 1;
+    ::close(fd);
+    return exited;
+}
+
+/// Snapshot of what a pool may leave behind; compare before and after.
+struct Resources {
+    std::size_t children = count_children();
+    std::size_t fds = count_open_fds();
+    friend bool operator==(const Resources&, const Resources&) = default;
+};
+
+/// A single-pass input range of `n` ints (or endless when n < 0) that counts how many
+/// elements were read: it proves inputs are pulled lazily.
+class CountingInput {
+  public:
+    CountingInput(long n, long* pulled) : n_(n), pulled_(pulled) {}
+
+    class iterator {
+      public:
+        using value_type = int;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(CountingInput* owner) : owner_(owner) {}
+        int operator*() const { return static_cast<int>(owner_->next_); }
+        iterator& operator++() {
+            ++owner_->next_;
+            ++*owner_->pulled_;
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        bool operator==(std::default_sentinel_t) const {
+            return owner_->n_ >= 0 && owner_->next_ >= owner_->n_;
+        }
+
+      private:
+        CountingInput* owner_ = nullptr;
+    };
+
+    iterator begin() { return iterator(this); }
+    std::default_sentinel_t end() const { return {}; }
+
+  private:
+    long n_;
+    long next_ = 0;
+    long* pulled_;
+};
+
+inline const char* name_of(StartMethod method) {
+    return method == StartMethod::fork ? "fork" : "threading";
+}
+
+/// Names parameterized tests after their start method: MapTest/StartMethods.X/fork.
+inline std::string start_method_name(const testing::TestParamInfo<StartMethod>& param) {
+    return name_of(param.param);
+}
+
+}  // namespace mpire::test
