@@ -79,7 +79,11 @@ class ByteReader {
     explicit ByteReader(std::span<const std::byte> bytes)
         : at_(bytes.data()), end_(bytes.data() + bytes.size()) {}
 
-    void read(void* into, std::size_t n) { std::memcpy(into, take(n), n); }
+    void read(void* into, std::size_t n) {
+        const std::byte* from = take(n);
+        if (n != 0)
+            std::memcpy(into, from, n);  // `into` may be null when n is 0
+    }
 
     /// Returns a pointer to the next `n` bytes and moves past them.
     const std::byte* take(std::size_t n) {
