@@ -16,5 +16,7 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/mpire-config-version.cmak
 install(FILES ${PROJECT_BINARY_DIR}/mpire-config.cmake ${PROJECT_BINARY_DIR}/mpire-config-version.cmake
   DESTINATION ${MPIRE_CMAKE_DIR})
 
+# The .pc file finds its prefix relative to itself, so an installed tree can be moved.
+file(RELATIVE_PATH MPIRE_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
 configure_file(cmake/mpire.pc.in ${PROJECT_BINARY_DIR}/mpire.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/mpire.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
