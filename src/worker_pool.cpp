@@ -20,8 +20,7 @@ WorkerPool& WorkerPool::operator=(WorkerPool&& other) noexcept {
 }
 
 WorkerPool::~WorkerPool() {
-    if (!core_)
-        return;
+    if (!core_) return;
     // Leaving scope normally joins, as leaving MPIRE's `with` block; unwinding must not wait.
     if (std::uncaught_exceptions() > uncaught_at_construction_) {
         terminate();
@@ -34,25 +33,16 @@ WorkerPool::~WorkerPool() {
     }
 }
 
-void WorkerPool::set_keep_alive(bool keep_alive) {
-    detail::set_keep_alive(*core_, keep_alive);
-}
+void WorkerPool::set_keep_alive(bool keep_alive) { detail::set_keep_alive(*core_, keep_alive); }
 
-void WorkerPool::set_order_tasks(bool order_tasks) {
-    detail::set_order_tasks(*core_, order_tasks);
-}
+void WorkerPool::set_order_tasks(bool order_tasks) { detail::set_order_tasks(*core_, order_tasks); }
 
-void WorkerPool::stop_and_join() {
-    detail::stop_and_join(*core_);
-}
+void WorkerPool::stop_and_join() { detail::stop_and_join(*core_); }
 
 void WorkerPool::terminate() noexcept {
-    if (core_)
-        detail::terminate(*core_);
+    if (core_) detail::terminate(*core_);
 }
 
-std::size_t WorkerPool::n_jobs() const noexcept {
-    return detail::n_jobs_of(*core_);
-}
+std::size_t WorkerPool::n_jobs() const noexcept { return detail::n_jobs_of(*core_); }
 
 }  // namespace mpire

@@ -10,8 +10,7 @@ namespace {
 
 std::vector<std::size_t> sizes_of(auto&& chunks) {
     std::vector<std::size_t> sizes;
-    for (const auto& chunk : chunks)
-        sizes.push_back(chunk.size());
+    for (const auto& chunk : chunks) sizes.push_back(chunk.size());
     return sizes;
 }
 
@@ -63,8 +62,7 @@ TEST(ChunkTasks, IsLazyOverEndlessInput) {
     int seen = 0;
     for (const auto& chunk : chunks) {
         EXPECT_EQ(chunk.size(), 5U);
-        if (++seen == 3)
-            break;
+        if (++seen == 3) break;
     }
     EXPECT_EQ(pulled, 15);
 }
@@ -89,8 +87,7 @@ TEST(ChunkTasks, RejectsBadOptions) {
 TEST(MakeSingleArguments, WrapsEveryElement) {
     std::vector<std::pair<int, int>> pairs{{1, 2}, {3, 4}};
     std::vector<std::pair<int, int>> unwrapped;
-    for (auto single : mpire::make_single_arguments(pairs))
-        unwrapped.push_back(single.value);
+    for (auto single : mpire::make_single_arguments(pairs)) unwrapped.push_back(single.value);
     EXPECT_EQ(unwrapped, pairs);
     EXPECT_EQ(std::ranges::size(mpire::make_single_arguments(pairs)), 2U);
 }

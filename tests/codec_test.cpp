@@ -5,6 +5,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <mpire/codec.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -13,8 +14,6 @@
 #include <unordered_map>
 #include <variant>
 #include <vector>
-
-#include <mpire/codec.hpp>
 
 namespace {
 
@@ -50,7 +49,7 @@ void serialize(Archive& ar, FreeSerialized& value) {
 }
 
 class SaveLoad {
-  public:
+public:
     SaveLoad() = default;
     explicit SaveLoad(int v) : doubled_(2 * v) {}
     template <class Archive>
@@ -65,7 +64,7 @@ class SaveLoad {
     }
     bool operator==(const SaveLoad&) const = default;
 
-  private:
+private:
     int doubled_ = 0;
 };
 

@@ -20,13 +20,12 @@ struct CustomError {
 };
 
 int fail_on_three(int x) {
-    if (x == 3)
-        throw std::invalid_argument("three is not allowed");
+    if (x == 3) throw std::invalid_argument("three is not allowed");
     return x;
 }
 
 class ErrorsTest : public testing::TestWithParam<StartMethod> {
-  protected:
+protected:
     mpire::PoolOptions options() const { return {.n_jobs = 2, .start_method = GetParam()}; }
     mpire::test::Resources before_;
     void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
@@ -83,8 +82,7 @@ TEST_P(ErrorsTest, TuplesArgumentsArePrintedOneByOne) {
     try {
         pool.map(
             [](int n, const std::string& s) {
-                if (s == "bad")
-                    throw std::domain_error("bad input");
+                if (s == "bad") throw std::domain_error("bad input");
                 return n;
             },
             inputs);
@@ -125,8 +123,7 @@ TEST_P(ErrorsTest, ImapRethrowsWhenItReachesTheFailureAndThenRefusesToContinue) 
     auto it = results.begin();
     EXPECT_THROW(
         {
-            for (; it != results.end(); ++it)
-                got.push_back(*it);
+            for (; it != results.end(); ++it) got.push_back(*it);
         },
         std::invalid_argument);
     EXPECT_EQ(got, (std::vector<int>{0, 1, 2}));
@@ -150,8 +147,7 @@ TEST_P(ErrorsTest, ASecondMapWhileAnImapIsLiveThrows) {
     EXPECT_THROW(pool.map(fail_on_three, std::views::iota(0, 3)), std::logic_error);
     EXPECT_THROW(pool.stop_and_join(), std::logic_error);
     std::vector<int> rest;
-    for (; it != results.end(); ++it)
-        rest.push_back(*it);
+    for (; it != results.end(); ++it) rest.push_back(*it);
     EXPECT_EQ(rest, (std::vector<int>{0, 1, 2}));
     EXPECT_EQ(pool.map(fail_on_three, std::views::iota(0, 2)), (std::vector<int>{0, 1}));
 }
@@ -256,8 +252,7 @@ TEST_P(ErrorsTest, NonDaemonWorkersCanNestPools) {
             WorkerPool nested({.n_jobs = 2, .start_method = method});
             auto squares = nested.map([](int y) { return y * y; }, std::views::iota(0, x));
             int total = 0;
-            for (int s : squares)
-                total += s;
+            for (int s : squares) total += s;
             return total;
         },
         std::views::iota(0, 4), {.chunk_size = 1});
@@ -270,7 +265,7 @@ INSTANTIATE_TEST_SUITE_P(StartMethods, ErrorsTest,
 
 // Deaths only exist for process workers: a thread that segfaults takes the whole program.
 class WorkerDeathTest : public testing::Test {
-  protected:
+protected:
     mpire::test::Resources before_;
     void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
 };
@@ -280,8 +275,7 @@ TEST_F(WorkerDeathTest, ASegfaultNamesTheSignalAndTheTask) {
     try {
         pool.map(
             [](int x) {
-                if (x == 7)
-                    std::raise(SIGSEGV);
+                if (x == 7) std::raise(SIGSEGV);
                 return x;
             },
             std::views::iota(0, 20), {.chunk_size = 1});
@@ -321,8 +315,7 @@ TEST_F(WorkerDeathTest, ResultsProducedBeforeADeathAreNotLost) {
     try {
         for (int r : pool.imap(
                  [](int x) {
-                     if (x == 5)
-                         std::_Exit(1);
+                     if (x == 5) std::_Exit(1);
                      return x;
                  },
                  std::views::iota(0, 10), {.chunk_size = 1})) {

@@ -13,12 +13,8 @@ namespace {
 using mpire::StartMethod;
 using mpire::WorkerPool;
 
-pid_t worker_pid(int) {
-    return ::getpid();
-}
-pid_t other_worker_pid(int) {
-    return ::getpid();
-}
+pid_t worker_pid(int) { return ::getpid(); }
+pid_t other_worker_pid(int) { return ::getpid(); }
 
 std::set<pid_t> pids_of(WorkerPool& pool, auto&& f) {
     const std::vector<pid_t> pids = pool.map(f, std::views::iota(0, 64), {.chunk_size = 1});
@@ -26,7 +22,7 @@ std::set<pid_t> pids_of(WorkerPool& pool, auto&& f) {
 }
 
 class LifecycleTest : public testing::TestWithParam<StartMethod> {
-  protected:
+protected:
     mpire::test::Resources before_;
     void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
 };
@@ -67,7 +63,7 @@ INSTANTIATE_TEST_SUITE_P(StartMethods, LifecycleTest,
                          mpire::test::start_method_name);
 
 class KeepAliveTest : public testing::Test {
-  protected:
+protected:
     mpire::test::Resources before_;
     void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
 };
@@ -77,8 +73,7 @@ TEST_F(KeepAliveTest, WithoutKeepAliveEveryCallStartsFreshWorkers) {
     const std::set<pid_t> first = pids_of(pool, worker_pid);
     EXPECT_EQ(mpire::test::Resources{}, before_);  // workers are gone between calls
     const std::set<pid_t> second = pids_of(pool, worker_pid);
-    for (pid_t pid : second)
-        EXPECT_EQ(first.count(pid), 0U);
+    for (pid_t pid : second) EXPECT_EQ(first.count(pid), 0U);
 }
 
 TEST_F(KeepAliveTest, ShippableFunctionsReuseTheWorkers) {

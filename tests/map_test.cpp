@@ -20,19 +20,16 @@ namespace {
 using mpire::StartMethod;
 using mpire::WorkerPool;
 
-int square(int x) {
-    return x * x;
-}
+int square(int x) { return x * x; }
 
 std::vector<int> squares(int n) {
     std::vector<int> out;
-    for (int i = 0; i < n; ++i)
-        out.push_back(i * i);
+    for (int i = 0; i < n; ++i) out.push_back(i * i);
     return out;
 }
 
 class MapTest : public testing::TestWithParam<StartMethod> {
-  protected:
+protected:
     mpire::PoolOptions options(int n_jobs = 2) const {
         return {.n_jobs = n_jobs, .start_method = GetParam()};
     }
@@ -55,16 +52,14 @@ TEST_P(MapTest, MapUnorderedReturnsTheSameValues) {
 TEST_P(MapTest, ImapYieldsInOrderLazily) {
     WorkerPool pool(options());
     std::vector<int> got;
-    for (int r : pool.imap(square, std::views::iota(0, 500), {.chunk_size = 3}))
-        got.push_back(r);
+    for (int r : pool.imap(square, std::views::iota(0, 500), {.chunk_size = 3})) got.push_back(r);
     EXPECT_EQ(got, squares(500));
 }
 
 TEST_P(MapTest, ImapUnorderedYieldsEveryValue) {
     WorkerPool pool(options());
     std::multiset<int> got;
-    for (int r : pool.imap_unordered(square, std::views::iota(0, 300)))
-        got.insert(r);
+    for (int r : pool.imap_unordered(square, std::views::iota(0, 300))) got.insert(r);
     const std::vector<int> want = squares(300);
     EXPECT_EQ(got, std::multiset<int>(want.begin(), want.end()));
 }
@@ -73,8 +68,7 @@ TEST_P(MapTest, EmptyInputGivesEmptyResults) {
     WorkerPool pool(options());
     EXPECT_TRUE(pool.map(square, std::vector<int>{}).empty());
     int n = 0;
-    for ([[maybe_unused]] int r : pool.imap(square, std::vector<int>{}))
-        ++n;
+    for ([[maybe_unused]] int r : pool.imap(square, std::vector<int>{})) ++n;
     EXPECT_EQ(n, 0);
 }
 
@@ -125,8 +119,7 @@ TEST_P(MapTest, BoolResultsWork) {
     std::vector<bool> even = pool.map([](int x) { return x % 2 == 0; }, std::views::iota(0, 5));
     EXPECT_EQ(even, (std::vector<bool>{true, false, true, false, true}));
     std::vector<bool> lazy;
-    for (bool b : pool.imap([](int x) { return x > 2; }, std::views::iota(0, 5)))
-        lazy.push_back(b);
+    for (bool b : pool.imap([](int x) { return x > 2; }, std::views::iota(0, 5))) lazy.push_back(b);
     EXPECT_EQ(lazy, (std::vector<bool>{false, false, false, true, true}));
 }
 
@@ -211,8 +204,7 @@ TEST_P(MapTest, EndlessInputRunsInBoundedMemory) {
         ++seen;
         // In flight: at most max_tasks_active tasks, plus the chunk just delivered.
         EXPECT_LE(pulled - seen, max_active + 2);
-        if (seen == 2000)
-            break;
+        if (seen == 2000) break;
     }
     EXPECT_EQ(seen, 2000);
 }
@@ -268,12 +260,9 @@ TEST(MapOnProcesses, WorkersAreSeparateProcesses) {
     const pid_t parent = ::getpid();
     std::vector<pid_t> pids =
         pool.map([](int) { return ::getpid(); }, std::views::iota(0, 50), {.chunk_size = 1});
-    for (pid_t pid : pids)
-        EXPECT_NE(pid, parent);
+    for (pid_t pid : pids) EXPECT_NE(pid, parent);
 }
 
-TEST(CpuCount, IsAtLeastOne) {
-    EXPECT_GE(mpire::cpu_count(), 1U);
-}
+TEST(CpuCount, IsAtLeastOne) { EXPECT_GE(mpire::cpu_count(), 1U); }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <dirent.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,15 +9,12 @@
 #include <cstddef>
 #include <fstream>
 #include <iterator>
+#include <mpire/mpire.hpp>
 #include <ostream>
 #include <ranges>
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
-
-#include <mpire/mpire.hpp>
 
 namespace mpire {
 /// Lets GoogleTest print a start method by name.
@@ -33,11 +31,9 @@ inline std::size_t count_children() {
     std::size_t n = 0;
     const std::string tasks = "/proc/self/task";
     DIR* dir = ::opendir(tasks.c_str());
-    if (dir == nullptr)
-        return 0;
+    if (dir == nullptr) return 0;
     while (const dirent* entry = ::readdir(dir)) {
-        if (entry->d_name[0] == '.')
-            continue;
+        if (entry->d_name[0] == '.') continue;
         std::ifstream children(tasks + "/" + entry->d_name + "/children");
         n += static_cast<std::size_t>(
             std::distance(std::istream_iterator<int>(children), std::istream_iterator<int>()));
@@ -50,11 +46,9 @@ inline std::size_t count_children() {
 inline std::size_t count_open_fds() {
     std::size_t n = 0;
     DIR* dir = ::opendir("/proc/self/fd");
-    if (dir == nullptr)
-        return 0;
+    if (dir == nullptr) return 0;
     while (const dirent* entry = ::readdir(dir)) {
-        if (entry->d_name[0] != '.')
-            ++n;
+        if (entry->d_name[0] != '.') ++n;
     }
     ::closedir(dir);
     return n - 1;  // the directory stream itself
@@ -64,8 +58,7 @@ inline std::size_t count_open_fds() {
 /// zombie until its parent reaps it. Returns false when it did not exit in time.
 inline bool wait_for_exit(pid_t pid, int limit_ms = 10000) {
     const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0)
-        return false;
+    if (fd < 0) return false;
     pollfd handle{fd, POLLIN, 0};
     const bool exited = ::poll(&handle, 1, limit_ms) == 1;
     ::close(fd);
@@ -82,11 +75,11 @@ struct Resources {
 /// A single-pass input range of `n` ints (or endless when n < 0) that counts how many
 /// elements were read: it proves inputs are pulled lazily.
 class CountingInput {
-  public:
+public:
     CountingInput(long n, long* pulled) : n_(n), pulled_(pulled) {}
 
     class iterator {
-      public:
+    public:
         using value_type = int;
         using difference_type = std::ptrdiff_t;
         iterator() = default;
@@ -102,14 +95,14 @@ class CountingInput {
             return owner_->n_ >= 0 && owner_->next_ >= owner_->n_;
         }
 
-      private:
+    private:
         CountingInput* owner_ = nullptr;
     };
 
     iterator begin() { return iterator(this); }
     std::default_sentinel_t end() const { return {}; }
 
-  private:
+private:
     long n_;
     long next_ = 0;
     long* pulled_;

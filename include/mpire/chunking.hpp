@@ -29,14 +29,14 @@ struct ChunkOptions {
 /// A lazy, single-pass range of chunks (`std::vector`s of the input's elements).
 template <std::ranges::input_range View>
 class ChunkView {
-  public:
+public:
     using Element = std::ranges::range_value_t<View>;
 
     ChunkView(View view, double chunk_size, std::optional<std::uint64_t> limit)
         : state_(std::make_unique<State>(std::move(view), chunk_size, limit)) {}
 
     class iterator {
-      public:
+    public:
         using value_type = std::vector<Element>;
         using difference_type = std::ptrdiff_t;
 
@@ -51,7 +51,7 @@ class ChunkView {
         void operator++(int) { ++*this; }
         bool operator==(std::default_sentinel_t /*end*/) const { return state_->current.empty(); }
 
-      private:
+    private:
         typename ChunkView::State* state_ = nullptr;
     };
 
@@ -63,7 +63,7 @@ class ChunkView {
     }
     std::default_sentinel_t end() const noexcept { return {}; }
 
-  private:
+private:
     struct State {
         State(View v, double chunk_size, std::optional<std::uint64_t> limit)
             : view(std::move(v)), sizer(chunk_size), remaining(limit) {}
@@ -77,8 +77,7 @@ class ChunkView {
             for (; current.size() < want && at != std::ranges::end(view); ++at) {
                 current.push_back(*at);
             }
-            if (remaining)
-                *remaining -= current.size();
+            if (remaining) *remaining -= current.size();
         }
 
         View view;
@@ -112,16 +111,14 @@ requires std::ranges::input_range<R>
         throw std::invalid_argument("mpire::chunk_tasks: iterable_len must not be negative");
     }
     std::optional<std::uint64_t> limit;
-    if (options.iterable_len)
-        limit = static_cast<std::uint64_t>(*options.iterable_len);
+    if (options.iterable_len) limit = static_cast<std::uint64_t>(*options.iterable_len);
     double chunk_size = 0;
     if (options.chunk_size) {
         chunk_size = *options.chunk_size;
     } else {
         std::optional<std::uint64_t> n_tasks = limit;
         if constexpr (std::ranges::sized_range<R>) {
-            if (!n_tasks)
-                n_tasks = static_cast<std::uint64_t>(std::ranges::size(inputs));
+            if (!n_tasks) n_tasks = static_cast<std::uint64_t>(std::ranges::size(inputs));
         }
         if (!n_tasks) {
             throw std::invalid_argument(

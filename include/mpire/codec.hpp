@@ -171,7 +171,7 @@ inline constexpr bool is_transferable_v = detail::transferable<T>();
 
 /// The archive a `serialize`/`save` function writes to: `ar(a, b, c)` appends the values.
 class OutputArchive {
-  public:
+public:
     explicit OutputArchive(detail::ByteBuffer& out) noexcept : out_(&out) {}
     template <class... Ts>
     OutputArchive& operator()(const Ts&... values) {
@@ -179,13 +179,13 @@ class OutputArchive {
         return *this;
     }
 
-  private:
+private:
     detail::ByteBuffer* out_;
 };
 
 /// The archive a `serialize`/`load` function reads from: `ar(a, b, c)` fills the values.
 class InputArchive {
-  public:
+public:
     explicit InputArchive(detail::ByteReader& in) noexcept : in_(&in) {}
     template <class... Ts>
     InputArchive& operator()(Ts&... values) {
@@ -193,7 +193,7 @@ class InputArchive {
         return *this;
     }
 
-  private:
+private:
     detail::ByteReader* in_;
 };
 
@@ -239,18 +239,15 @@ void encode(ByteBuffer& out, const T& value) {
         out.append(value.data(), value.size() * sizeof(typename T::value_type));
     } else if constexpr (is_sequence<T> || is_set_like<T> || is_map_like<T>) {
         encode_size(out, value.size());
-        for (const auto& element : value)
-            encode(out, element);
+        for (const auto& element : value) encode(out, element);
     } else if constexpr (is_std_array<T>) {
-        for (const auto& element : value)
-            encode(out, element);
+        for (const auto& element : value) encode(out, element);
     } else if constexpr (is_specialization_of<T, std::pair>) {
         encode(out, value.first);
         encode(out, value.second);
     } else if constexpr (is_specialization_of<T, std::optional>) {
         encode(out, value.has_value());
-        if (value)
-            encode(out, *value);
+        if (value) encode(out, *value);
     } else if constexpr (is_specialization_of<T, std::tuple>) {
         std::apply([&out](const auto&... elements) { (encode(out, elements), ...); }, value);
     } else if constexpr (is_specialization_of<T, std::variant>) {
@@ -264,8 +261,7 @@ void decode_variant(ByteReader& in, Variant& value, std::size_t index,
                     std::index_sequence<I...> /*alternatives*/) {
     const bool known =
         ((index == I ? (decode(in, value.template emplace<I>()), true) : false) || ...);
-    if (!known)
-        throw std::runtime_error("mpire: a message holds an unknown variant index");
+    if (!known) throw std::runtime_error("mpire: a message holds an unknown variant index");
 }
 
 template <class T>
@@ -307,8 +303,7 @@ void decode(ByteReader& in, T& value) {
     } else if constexpr (is_sequence<T>) {
         const std::size_t n = decode_size(in);
         value.clear();
-        for (std::size_t i = 0; i < n; ++i)
-            decode(in, value.emplace_back());
+        for (std::size_t i = 0; i < n; ++i) decode(in, value.emplace_back());
     } else if constexpr (is_set_like<T>) {
         const std::size_t n = decode_size(in);
         value.clear();
@@ -328,8 +323,7 @@ void decode(ByteReader& in, T& value) {
             value.emplace(std::move(key), std::move(mapped));
         }
     } else if constexpr (is_std_array<T>) {
-        for (auto& element : value)
-            decode(in, element);
+        for (auto& element : value) decode(in, element);
     } else if constexpr (is_specialization_of<T, std::pair>) {
         decode(in, value.first);
         decode(in, value.second);

@@ -16,7 +16,7 @@ namespace mpire {
 ///             std::cerr << "task " << info->task_index() << " failed\n";
 ///     }
 class WorkerErrorInfo {
-  public:
+public:
     struct Details {
         int worker_id = -1;
         long long task_index = -1;      ///< position of the task in the input, or -1
@@ -48,14 +48,14 @@ class WorkerErrorInfo {
         return details_.original;
     }
 
-  private:
+private:
     Details details_;
 };
 
 /// A task threw something that is not a standard exception type (a user type, an `int`, ...).
 /// `original_type()` names it; under threading `original_exception()` holds it.
 class RemoteError : public std::runtime_error, public WorkerErrorInfo {
-  public:
+public:
     RemoteError(const std::string& what, Details details)
         : std::runtime_error(what), WorkerErrorInfo(std::move(details)) {}
 };
@@ -64,7 +64,7 @@ class RemoteError : public std::runtime_error, public WorkerErrorInfo {
 /// outside) or exited. The message names the signal or exit status and the tasks it held.
 /// The pool's workers are all stopped and reaped before this reaches the caller.
 class WorkerDiedError : public std::runtime_error {
-  public:
+public:
     WorkerDiedError(const std::string& what, int worker_id, int exit_code, int signal)
         : std::runtime_error(what), worker_id_(worker_id), exit_code_(exit_code), signal_(signal) {}
 
@@ -74,7 +74,7 @@ class WorkerDiedError : public std::runtime_error {
     /// Signal number that ended the worker, 0 when it exited.
     [[nodiscard]] int signal() const noexcept { return signal_; }
 
-  private:
+private:
     int worker_id_;
     int exit_code_;
     int signal_;

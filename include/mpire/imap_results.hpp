@@ -22,12 +22,12 @@ template <class T>
 class ImapResults {
     struct State;
 
-  public:
+public:
     /// `T` for functions returning `T`; `std::monostate` for functions returning `void`.
     using value_type = T;
 
     class iterator {
-      public:
+    public:
         using value_type = T;
         using difference_type = std::ptrdiff_t;
         using reference = typename std::vector<T>::reference;  // a proxy only for bool
@@ -47,7 +47,7 @@ class ImapResults {
         void operator++(int) { ++*this; }
         bool operator==(std::default_sentinel_t /*end*/) const { return !state_->ensure_current(); }
 
-      private:
+    private:
         State* state_ = nullptr;
     };
 
@@ -65,13 +65,12 @@ class ImapResults {
     iterator begin() { return iterator(state_.get()); }
     std::default_sentinel_t end() const noexcept { return {}; }
 
-  private:
+private:
     struct State {
         // Returns true when `buffer[position]` holds the next result, fetching it if needed.
         bool ensure_current() {
             while (position == buffer.size()) {
-                if (finished)
-                    return false;
+                if (finished) return false;
                 if (!run) {
                     run = std::make_unique<detail::MapRun>(std::move(core), std::move(kernel),
                                                            std::move(shipping), std::move(source),

@@ -29,11 +29,10 @@ enum class StartMethod {
 /// CPU pinning in MPIRE's forms: one CPU per worker `{0, 1, 2}`, one CPU set per worker
 /// `{{0, 1}, {2, 3}}`, or one entry shared by all workers `{{0, 1}}`. Not supported yet.
 class CpuIds {
-  public:
+public:
     CpuIds() = default;
     CpuIds(std::initializer_list<int> one_cpu_per_worker) {
-        for (int cpu : one_cpu_per_worker)
-            per_worker_.push_back({cpu});
+        for (int cpu : one_cpu_per_worker) per_worker_.push_back({cpu});
     }
     CpuIds(std::initializer_list<std::vector<int>> cpu_sets) : per_worker_(cpu_sets) {}
 
@@ -42,21 +41,21 @@ class CpuIds {
         return per_worker_;
     }
 
-  private:
+private:
     std::vector<std::vector<int>> per_worker_;
 };
 
 /// Objects shared by all workers (copy-on-write under fork). Not supported yet: the field is
 /// here so that option lists written in MPIRE's order compile.
 class SharedObjects {
-  public:
+public:
     SharedObjects() = default;
     template <class T>
     SharedObjects(T&& /*unused*/) : set_(true) {}  // NOLINT(google-explicit-constructor)
 
     [[nodiscard]] bool empty() const noexcept { return !set_; }
 
-  private:
+private:
     bool set_ = false;
 };
 
@@ -79,14 +78,14 @@ struct PoolOptions {
 
 /// A worker init or exit function. Not supported yet: setting one is rejected.
 class WorkerFunction {
-  public:
+public:
     WorkerFunction() = default;
     template <class F>
     WorkerFunction(F&& /*unused*/) : set_(true) {}  // NOLINT(google-explicit-constructor)
 
     [[nodiscard]] bool empty() const noexcept { return !set_; }
 
-  private:
+private:
     bool set_ = false;
 };
 

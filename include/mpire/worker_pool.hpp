@@ -34,7 +34,7 @@ namespace mpire {
 /// elements and results are serialized (see codec.hpp); the function itself is inherited
 /// through fork. Under `threading` nothing is serialized.
 class WorkerPool {
-  public:
+public:
     /// Validates `options` (throws `std::invalid_argument`); starts no worker yet.
     explicit WorkerPool(PoolOptions options = {});
     WorkerPool(WorkerPool&&) noexcept;
@@ -95,7 +95,7 @@ class WorkerPool {
     /// The number of workers.
     [[nodiscard]] std::size_t n_jobs() const noexcept;
 
-  private:
+private:
     template <class F, class R>
     using ResultOf = detail::task_result_t<std::decay_t<F>, std::ranges::range_value_t<R>>;
 
@@ -155,13 +155,10 @@ class WorkerPool {
         }
         auto run = start(ordered, std::forward<F>(f), std::forward<R>(inputs), options);
         std::vector<Result> results;
-        if (input_size)
-            results.reserve(static_cast<std::size_t>(*input_size));
+        if (input_size) results.reserve(static_cast<std::size_t>(*input_size));
         detail::CompletedChunk chunk;
-        while (run->next(chunk))
-            detail::append_results(chunk.results, results);
-        if constexpr (!std::is_void_v<ResultOf<F, R>>)
-            return results;
+        while (run->next(chunk)) detail::append_results(chunk.results, results);
+        if constexpr (!std::is_void_v<ResultOf<F, R>>) return results;
     }
 
     template <class F, class R>

@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <deque>
 #include <exception>
@@ -6,8 +8,6 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
-
-#include <fmt/format.h>
 
 #include "engine/pool_core.hpp"
 #include "mpire/detail/chunk_sizer.hpp"
@@ -23,7 +23,7 @@ constexpr std::size_t chunks_per_worker_limit = 2;
 }  // namespace
 
 class MapRun::State {
-  public:
+public:
     State(std::shared_ptr<PoolCore> core, std::unique_ptr<Kernel> kernel, KernelShipping shipping,
           std::unique_ptr<ChunkSource> source, RunSettings settings)
         : core_(std::move(core)),
@@ -54,8 +54,7 @@ class MapRun::State {
     State& operator=(const State&) = delete;
 
     ~State() {
-        if (status_ == Status::running)
-            abandon();
+        if (status_ == Status::running) abandon();
     }
 
     bool next(CompletedChunk& out) {
@@ -71,8 +70,7 @@ class MapRun::State {
                 throw std::logic_error("mpire: this map call already failed; start a new one");
             case Status::failing:
                 // Results that were complete before the failure still reach the caller first.
-                if (take_ready(out))
-                    return true;
+                if (take_ready(out)) return true;
                 status_ = Status::failed;
                 std::rethrow_exception(std::exchange(failure_, nullptr));
             case Status::running:
@@ -81,16 +79,14 @@ class MapRun::State {
         try {
             for (;;) {
                 dispatch();
-                if (take_ready(out))
-                    return true;
+                if (take_ready(out)) return true;
                 if (input_done_ && in_flight_.empty()) {
                     finish();
                     return false;
                 }
                 events_.clear();
                 backend_.wait(events_);
-                for (WorkerEvent& event : events_)
-                    handle(event);
+                for (WorkerEvent& event : events_) handle(event);
                 if (failure_) {
                     abandon();
                     status_ = Status::failing;
@@ -103,7 +99,7 @@ class MapRun::State {
         }
     }
 
-  private:
+private:
     // failing: a task failed or a worker died; the workers are already stopped, the results
     // that were complete are delivered, then the failure is thrown.
     enum class Status { running, finished, failing, failed };
@@ -128,8 +124,7 @@ class MapRun::State {
             core_->forget_workers();
         }
         for (int w = 0; w < n; ++w) {
-            if (!backend_.running(w))
-                backend_.start(w, *kernel_);
+            if (!backend_.running(w)) backend_.start(w, *kernel_);
             core_->installed_run[w] = run_id_;
         }
     }
@@ -141,8 +136,7 @@ class MapRun::State {
             return chunks_per_worker_[w] < chunks_per_worker_limit ? static_cast<int>(w) : -1;
         }
         const auto least = std::min_element(chunks_per_worker_.begin(), chunks_per_worker_.end());
-        if (*least >= chunks_per_worker_limit)
-            return -1;
+        if (*least >= chunks_per_worker_limit) return -1;
         return static_cast<int>(least - chunks_per_worker_.begin());
     }
 
@@ -161,8 +155,7 @@ class MapRun::State {
     void dispatch() {
         while (!input_done_) {
             const int worker = pick_worker();
-            if (worker < 0)
-                return;
+            if (worker < 0) return;
             const std::size_t want = peek_chunk_size();
             if (want == 0) {
                 input_done_ = true;  // iterable_len reached
@@ -175,13 +168,10 @@ class MapRun::State {
             next_chunk_size_.reset();
             Payload chunk;
             const bool as_bytes = backend_.uses_bytes();
-            if (as_bytes)
-                chunk.bytes.extend(frame_header_size);
+            if (as_bytes) chunk.bytes.extend(frame_header_size);
             const std::size_t taken = source_->fill(want, as_bytes, chunk);
-            if (taken < want)
-                input_done_ = true;
-            if (taken == 0)
-                return;
+            if (taken < want) input_done_ = true;
+            if (taken == 0) return;
             const std::uint64_t id = next_chunk_++;
             auto placed =
                 in_flight_.emplace(id, InFlight{tasks_taken_, taken, worker, std::move(chunk)});
@@ -195,19 +185,16 @@ class MapRun::State {
     bool take_ready(CompletedChunk& out) {
         if (settings_.ordered) {
             auto found = ready_in_order_.find(next_delivery_);
-            if (found == ready_in_order_.end())
-                return false;
+            if (found == ready_in_order_.end()) return false;
             out = std::move(found->second);
             ready_in_order_.erase(found);
             ++next_delivery_;
         } else {
-            if (ready_.empty())
-                return false;
+            if (ready_.empty()) return false;
             out = std::move(ready_.front());
             ready_.pop_front();
         }
-        if (settings_.lazy)
-            tasks_in_flight_ -= out.n_tasks;
+        if (settings_.lazy) tasks_in_flight_ -= out.n_tasks;
         return true;
     }
 
@@ -222,8 +209,7 @@ class MapRun::State {
                 CompletedChunk done{event.chunk_id, chunk.first_task, chunk.n_tasks,
                                     std::move(event.results)};
                 --chunks_per_worker_[static_cast<std::size_t>(chunk.worker)];
-                if (!settings_.lazy)
-                    tasks_in_flight_ -= chunk.n_tasks;
+                if (!settings_.lazy) tasks_in_flight_ -= chunk.n_tasks;
                 in_flight_.erase(found);
                 if (settings_.ordered) {
                     ready_in_order_.emplace(done.index, std::move(done));
@@ -249,8 +235,7 @@ class MapRun::State {
     // Keeps the first failure, to be thrown once the results that were ready are delivered.
     template <class Throw>
     void record_failure(Throw&& throw_it) {
-        if (failure_)
-            return;
+        if (failure_) return;
         try {
             throw_it();
         } catch (...) {
@@ -274,15 +259,19 @@ class MapRun::State {
             return;
         }
         const posix::ExitStatus status{event.exit_code, event.signal};
-        const std::uint64_t last = running->first_task + running->n_tasks - 1;
-        std::string message =
-            fmt::format("mpire: worker {} died with {} while running task {}", event.worker,
-                        posix::describe(status), running->first_task);
-        if (last != running->first_task)
-            message += fmt::format(" to {}", last);
+        const std::uint64_t first = running->first_task;
+        const std::uint64_t last = first + running->n_tasks - 1;
         const std::string first_args = kernel_->describe_chunk(running->chunk);
-        if (!first_args.empty()) {
-            message += fmt::format(" (task {}: {})", running->first_task, first_args);
+        std::string message = fmt::format("mpire: worker {} died with {} while running ",
+                                          event.worker, posix::describe(status));
+        if (last == first) {
+            message += fmt::format("task {}", first);
+            if (!first_args.empty()) message += fmt::format(" with arguments: {}", first_args);
+        } else {
+            message += fmt::format("tasks {} to {}", first, last);
+            if (!first_args.empty()) {
+                message += fmt::format(" (task {} has arguments: {})", first, first_args);
+            }
         }
         throw WorkerDiedError(message, event.worker, event.exit_code, event.signal);
     }
@@ -299,8 +288,7 @@ class MapRun::State {
     // Stops the workers now and frees the pool; the run can no longer make progress.
     void abandon() noexcept {
         status_ = Status::failed;
-        if (core_->epoch != epoch_)
-            return;  // terminate() already took the workers down
+        if (core_->epoch != epoch_) return;  // terminate() already took the workers down
         backend_.kill_all();
         core_->forget_workers();
         core_->busy = false;
@@ -338,8 +326,6 @@ MapRun::MapRun(std::shared_ptr<PoolCore> core, std::unique_ptr<Kernel> kernel,
 
 MapRun::~MapRun() = default;
 
-bool MapRun::next(CompletedChunk& out) {
-    return state_->next(out);
-}
+bool MapRun::next(CompletedChunk& out) { return state_->next(out); }
 
 }  // namespace mpire::detail

@@ -1,9 +1,9 @@
 #include "engine/pool_core.hpp"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "engine/worker_identity.hpp"
 #include "launch/fork_backend.hpp"
@@ -21,8 +21,7 @@ void reject_unsupported(bool is_set, const char* option) {
 }
 
 std::size_t validated_n_jobs(const PoolOptions& options) {
-    if (!options.n_jobs)
-        return cpu_count();
+    if (!options.n_jobs) return cpu_count();
     if (*options.n_jobs < 1) {
         throw std::invalid_argument(fmt::format(
             "mpire: n_jobs must be at least 1 (got {}); leave it unset to use cpu_count()",
@@ -66,29 +65,19 @@ PoolCore::PoolCore(const PoolOptions& options)
     installed_run.assign(n_jobs, 0);
 }
 
-void PoolCore::forget_workers() noexcept {
-    installed_run.assign(installed_run.size(), 0);
-}
+void PoolCore::forget_workers() noexcept { installed_run.assign(installed_run.size(), 0); }
 
 std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options) {
     return std::make_shared<PoolCore>(options);
 }
 
-std::size_t n_jobs_of(const PoolCore& core) noexcept {
-    return core.n_jobs;
-}
+std::size_t n_jobs_of(const PoolCore& core) noexcept { return core.n_jobs; }
 
-bool uses_processes(const PoolCore& core) noexcept {
-    return core.backend->uses_bytes();
-}
+bool uses_processes(const PoolCore& core) noexcept { return core.backend->uses_bytes(); }
 
-void set_keep_alive(PoolCore& core, bool keep_alive) {
-    core.keep_alive = keep_alive;
-}
+void set_keep_alive(PoolCore& core, bool keep_alive) { core.keep_alive = keep_alive; }
 
-void set_order_tasks(PoolCore& core, bool order_tasks) {
-    core.order_tasks = order_tasks;
-}
+void set_order_tasks(PoolCore& core, bool order_tasks) { core.order_tasks = order_tasks; }
 
 void stop_and_join(PoolCore& core) {
     if (core.busy) {

@@ -11,7 +11,7 @@ namespace mpire::detail {
 
 /// The state of one pool that outlives a single map call: its workers and who may use them.
 class PoolCore {
-  public:
+public:
     explicit PoolCore(const PoolOptions& options);
 
     std::size_t n_jobs;

@@ -1,11 +1,10 @@
+#include <fmt/format.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
-
-#include <fmt/format.h>
 
 #include "mpire/detail/engine.hpp"
 
@@ -14,8 +13,7 @@ namespace mpire {
 std::size_t cpu_count() {
     cpu_set_t allowed;
     CPU_ZERO(&allowed);
-    if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0)
-        return 1;
+    if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 1;
     const int n = CPU_COUNT(&allowed);
     return n > 0 ? static_cast<std::size_t>(n) : 1;
 }
@@ -27,8 +25,7 @@ namespace {
 constexpr std::uint64_t default_splits_per_job = 64;  // MPIRE's default: 64 * n_jobs chunks
 
 void require(bool ok, const char* message) {
-    if (!ok)
-        throw std::invalid_argument(message);
+    if (!ok) throw std::invalid_argument(message);
 }
 
 void reject_unsupported(bool is_set, const char* option) {

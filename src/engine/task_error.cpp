@@ -1,6 +1,7 @@
 #include "mpire/detail/task_error.hpp"
 
 #include <cxxabi.h>
+#include <fmt/format.h>
 
 #include <any>
 #include <cstdlib>
@@ -12,8 +13,6 @@
 #include <system_error>
 #include <typeinfo>
 #include <variant>
-
-#include <fmt/format.h>
 
 #include "mpire/errors.hpp"
 
@@ -83,12 +82,12 @@ std::string current_type_name() {
 // An exception of the standard type `Base` that carries the worker's context in `what()`.
 template <class Base>
 class RemoteStdError final : public Base, public WorkerErrorInfo {
-  public:
+public:
     RemoteStdError(Base base, std::string what, WorkerErrorInfo::Details details)
         : Base(std::move(base)), WorkerErrorInfo(std::move(details)), what_(std::move(what)) {}
     [[nodiscard]] const char* what() const noexcept override { return what_.c_str(); }
 
-  private:
+private:
     std::string what_;
 };
 
@@ -102,10 +101,8 @@ std::string compose_message(const TaskError& error) {
                           ? fmt::format("{} was thrown", error.type_name)
                           : error.message;
     out += fmt::format("\n  raised in worker {}", error.worker_id);
-    if (error.task_index >= 0)
-        out += fmt::format(" by task {}", error.task_index);
-    if (!error.task_args.empty())
-        out += fmt::format(" with arguments: {}", error.task_args);
+    if (error.task_index >= 0) out += fmt::format(" by task {}", error.task_index);
+    if (!error.task_args.empty()) out += fmt::format(" with arguments: {}", error.task_args);
     if (!error.traceback.empty())
         out += fmt::format("\n  worker stack trace:\n{}", error.traceback);
     return out;

@@ -6,12 +6,8 @@ namespace {
 thread_local bool inside_daemon_worker = false;
 }
 
-void mark_current_thread_as_worker(bool daemon) noexcept {
-    inside_daemon_worker = daemon;
-}
+void mark_current_thread_as_worker(bool daemon) noexcept { inside_daemon_worker = daemon; }
 
-bool current_thread_is_daemon_worker() noexcept {
-    return inside_daemon_worker;
-}
+bool current_thread_is_daemon_worker() noexcept { return inside_daemon_worker; }
 
 }  // namespace mpire::detail

@@ -26,7 +26,7 @@ struct WorkerEvent {
 };
 
 class Backend {
-  public:
+public:
     virtual ~Backend() = default;
 
     /// Whether chunks travel as bytes (processes) or as boxes (threads).

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <iostream>
 #include <system_error>
 
 #include "engine/worker_identity.hpp"
@@ -19,14 +20,11 @@ namespace mpire::detail {
 ForkBackend::ForkBackend(int n_workers, bool daemon)
     : workers_(static_cast<std::size_t>(n_workers)), daemon_(daemon) {}
 
-ForkBackend::~ForkBackend() {
-    kill_all();
-}
+ForkBackend::~ForkBackend() { kill_all(); }
 
 bool ForkBackend::running(int worker) {
     Worker& w = workers_[static_cast<std::size_t>(worker)];
-    if (w.pid <= 0)
-        return false;
+    if (w.pid <= 0) return false;
     pollfd handle{w.pidfd.get(), POLLIN, 0};
     if (::poll(&handle, 1, 0) > 0) {
         std::vector<WorkerEvent> ignored;  // it was idle: nothing it sent can matter any more
@@ -38,12 +36,13 @@ bool ForkBackend::running(int worker) {
 
 void ForkBackend::start(int worker, Kernel& kernel) {
     posix::SocketPair sockets = posix::make_socket_pair();
-    // Flush stdio first, or the child would print the parent's buffered output again.
+    // Flush first, or the child would print the parent's buffered output again.
+    std::cout.flush();
+    std::cerr.flush();
     std::fflush(nullptr);
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
-    if (pid < 0)
-        throw std::system_error(errno, std::generic_category(), "mpire: fork");
+    if (pid < 0) throw std::system_error(errno, std::generic_category(), "mpire: fork");
     if (pid == 0) {
         posix::die_with_parent(parent);
         sockets.parent.reset();
@@ -67,10 +66,8 @@ void ForkBackend::start(int worker, Kernel& kernel) {
 void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& kernel) {
     // The child must not hold the other workers' ends: their parent would never see EOF.
     for (Worker& other : workers_) {
-        if (other.channel)
-            ::close(other.channel->fd());
-        if (other.pidfd.valid())
-            ::close(other.pidfd.get());
+        if (other.channel) ::close(other.channel->fd());
+        if (other.pidfd.valid()) ::close(other.pidfd.get());
     }
     mark_current_thread_as_worker(daemon_);
     const int status = serve_as_process_worker(channel.get(), worker, kernel);
@@ -80,8 +77,7 @@ void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& ker
 }
 
 bool ForkBackend::install(int worker, Kernel& /*kernel*/, const KernelShipping& shipping) {
-    if (shipping.factory == nullptr)
-        return false;
+    if (shipping.factory == nullptr) return false;
     ByteBuffer frame;
     transport::begin_frame(frame);
     frame.append(&shipping.factory, sizeof shipping.factory);
@@ -98,8 +94,7 @@ void ForkBackend::send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk)
 
 void ForkBackend::wait(std::vector<WorkerEvent>& events) {
     const std::size_t before = events.size();
-    while (events.size() == before)
-        poll_once(events, -1);
+    while (events.size() == before) poll_once(events, -1);
 }
 
 void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
@@ -107,21 +102,18 @@ void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
     std::vector<int> owners;
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         const Worker& w = workers_[i];
-        if (w.pid <= 0)
-            continue;
+        if (w.pid <= 0) continue;
         const short channel_events = w.channel->wants_write() ? (POLLIN | POLLOUT) : POLLIN;
         fds.push_back({w.channel->fd(), channel_events, 0});
         fds.push_back({w.pidfd.get(), POLLIN, 0});
         owners.push_back(static_cast<int>(i));
     }
-    if (fds.empty())
-        throw std::logic_error("mpire: waiting for events with no worker running");
+    if (fds.empty()) throw std::logic_error("mpire: waiting for events with no worker running");
     int ready = 0;
     do {
         ready = ::poll(fds.data(), fds.size(), timeout_ms);
     } while (ready < 0 && errno == EINTR);
-    if (ready < 0)
-        throw std::system_error(errno, std::generic_category(), "mpire: poll");
+    if (ready < 0) throw std::system_error(errno, std::generic_category(), "mpire: poll");
     for (std::size_t k = 0; k < owners.size(); ++k) {
         const int worker = owners[k];
         const pollfd& channel = fds[2 * k];
@@ -129,10 +121,8 @@ void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
         if ((channel.revents & POLLOUT) != 0) {
             workers_[static_cast<std::size_t>(worker)].channel->flush();
         }
-        if ((channel.revents & (POLLIN | POLLHUP | POLLERR)) != 0)
-            receive_from(worker, events);
-        if ((exited.revents & POLLIN) != 0)
-            handle_exit(worker, events);
+        if ((channel.revents & (POLLIN | POLLHUP | POLLERR)) != 0) receive_from(worker, events);
+        if ((exited.revents & POLLIN) != 0) handle_exit(worker, events);
     }
 }
 
@@ -164,8 +154,7 @@ void ForkBackend::handle_exit(int worker, std::vector<WorkerEvent>& events) {
     const posix::ExitStatus status = posix::reap(w.pid);
     const bool expected = w.stopping;
     w = Worker{};
-    if (expected)
-        return;
+    if (expected) return;
     WorkerEvent event;
     event.kind = WorkerEvent::Kind::worker_died;
     event.worker = worker;
@@ -176,8 +165,7 @@ void ForkBackend::handle_exit(int worker, std::vector<WorkerEvent>& events) {
 
 void ForkBackend::join_all() {
     for (Worker& w : workers_) {
-        if (w.pid <= 0 || w.stopping)
-            continue;
+        if (w.pid <= 0 || w.stopping) continue;
         ByteBuffer frame;
         transport::begin_frame(frame);
         transport::finish_frame(frame, transport::FrameType::stop, 0);
@@ -187,10 +175,8 @@ void ForkBackend::join_all() {
     std::vector<WorkerEvent> ignored;
     for (;;) {
         bool any = false;
-        for (Worker& w : workers_)
-            any = any || w.pid > 0;
-        if (!any)
-            return;
+        for (Worker& w : workers_) any = any || w.pid > 0;
+        if (!any) return;
         poll_once(ignored, -1);
         ignored.clear();
     }
@@ -198,12 +184,10 @@ void ForkBackend::join_all() {
 
 void ForkBackend::kill_all() noexcept {
     for (Worker& w : workers_) {
-        if (w.pid > 0)
-            ::kill(w.pid, SIGKILL);
+        if (w.pid > 0) ::kill(w.pid, SIGKILL);
     }
     for (Worker& w : workers_) {
-        if (w.pid > 0)
-            posix::reap(w.pid);
+        if (w.pid > 0) posix::reap(w.pid);
         w = Worker{};
     }
 }

@@ -15,7 +15,7 @@ namespace mpire::detail {
 /// everything else) copy-on-write. The parent waits on every worker's socket and pidfd at once,
 /// so a result, a failure and a death are all noticed the moment they happen.
 class ForkBackend final : public Backend {
-  public:
+public:
     ForkBackend(int n_workers, bool daemon);
     ~ForkBackend() override;
     ForkBackend(const ForkBackend&) = delete;
@@ -33,7 +33,7 @@ class ForkBackend final : public Backend {
     void join_all() override;
     void kill_all() noexcept override;
 
-  private:
+private:
     struct Worker {
         pid_t pid = -1;
         std::unique_ptr<transport::ParentChannel> channel;

@@ -24,8 +24,7 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexc
         TaskError error;
         for (;;) {
             transport::FrameHeader header;
-            if (!posix::read_exact(channel_fd, &header, sizeof header))
-                return exit_ok;
+            if (!posix::read_exact(channel_fd, &header, sizeof header)) return exit_ok;
             body.clear();
             body.extend(header.body_size);
             if (header.body_size > 0 && !posix::read_exact(channel_fd, body.data(), body.size())) {
@@ -51,8 +50,7 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexc
                         transport::finish_frame(reply, transport::FrameType::task_failed,
                                                 header.id);
                     }
-                    if (!posix::write_all(channel_fd, reply.data(), reply.size()))
-                        return exit_ok;
+                    if (!posix::write_all(channel_fd, reply.data(), reply.size())) return exit_ok;
                     break;
                 }
                 case transport::FrameType::stop:

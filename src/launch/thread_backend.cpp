@@ -5,13 +5,10 @@
 namespace mpire::detail {
 
 ThreadBackend::ThreadBackend(int n_workers, bool daemon) : daemon_(daemon) {
-    for (int i = 0; i < n_workers; ++i)
-        workers_.push_back(std::make_unique<Worker>());
+    for (int i = 0; i < n_workers; ++i) workers_.push_back(std::make_unique<Worker>());
 }
 
-ThreadBackend::~ThreadBackend() {
-    kill_all();
-}
+ThreadBackend::~ThreadBackend() { kill_all(); }
 
 bool ThreadBackend::running(int worker) {
     return workers_[static_cast<std::size_t>(worker)]->thread.joinable();
@@ -52,8 +49,7 @@ void ThreadBackend::serve(int worker, Kernel* kernel) {
             message = std::move(w.inbox.front());
             w.inbox.pop_front();
         }
-        if (message.kind == Message::Kind::stop)
-            return;
+        if (message.kind == Message::Kind::stop) return;
         if (message.kind == Message::Kind::install) {
             kernel = message.kernel;
             continue;
@@ -78,36 +74,30 @@ void ThreadBackend::serve(int worker, Kernel* kernel) {
 void ThreadBackend::wait(std::vector<WorkerEvent>& events) {
     std::unique_lock lock(events_mutex_);
     events_ready_.wait(lock, [this] { return !events_.empty(); });
-    for (WorkerEvent& event : events_)
-        events.push_back(std::move(event));
+    for (WorkerEvent& event : events_) events.push_back(std::move(event));
     events_.clear();
 }
 
 void ThreadBackend::stop_all(bool drop_queued) noexcept {
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         Worker& w = *workers_[i];
-        if (!w.thread.joinable())
-            continue;
+        if (!w.thread.joinable()) continue;
         {
             const std::lock_guard lock(w.mutex);
-            if (drop_queued)
-                w.inbox.clear();
+            if (drop_queued) w.inbox.clear();
             w.inbox.push_back(Message{Message::Kind::stop, nullptr, 0, nullptr});
         }
         w.wake.notify_one();
     }
     for (auto& w : workers_) {
-        if (w->thread.joinable())
-            w->thread.join();
+        if (w->thread.joinable()) w->thread.join();
         w->inbox.clear();
     }
     const std::lock_guard lock(events_mutex_);
     events_.clear();
 }
 
-void ThreadBackend::join_all() {
-    stop_all(false);
-}
+void ThreadBackend::join_all() { stop_all(false); }
 
 void ThreadBackend::kill_all() noexcept {
     // Threads cannot be killed: each finishes the chunk it is running, then exits.

@@ -14,7 +14,7 @@ namespace mpire::detail {
 /// Workers are threads of this process. Chunks and results move between them as typed boxes,
 /// never serialized; each worker has its own inbox and all share one event queue.
 class ThreadBackend final : public Backend {
-  public:
+public:
     ThreadBackend(int n_workers, bool daemon);
     ~ThreadBackend() override;
     ThreadBackend(const ThreadBackend&) = delete;
@@ -32,7 +32,7 @@ class ThreadBackend final : public Backend {
     void join_all() override;
     void kill_all() noexcept override;
 
-  private:
+private:
     struct Message {
         enum class Kind { install, chunk, stop } kind = Kind::chunk;
         Kernel* kernel = nullptr;

@@ -1,6 +1,7 @@
 #include "posix/process.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -12,8 +13,6 @@
 #include <cstring>
 #include <system_error>
 
-#include <fmt/format.h>
-
 namespace mpire::detail::posix {
 
 namespace {
@@ -24,23 +23,20 @@ namespace {
 
 SocketPair make_socket_pair() {
     int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-        throw_errno("socketpair");
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw_errno("socketpair");
     return {UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 UniqueFd open_pidfd(pid_t pid) {
     // glibc 2.36's <sys/pidfd.h> does not compile as C++, so the system call is made directly.
     const long fd = ::syscall(SYS_pidfd_open, pid, 0);
-    if (fd < 0)
-        throw_errno("pidfd_open (Linux 5.3 or later is required)");
+    if (fd < 0) throw_errno("pidfd_open (Linux 5.3 or later is required)");
     return UniqueFd(static_cast<int>(fd));
 }
 
 void die_with_parent(pid_t parent) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent)
-        ::_exit(1);
+    if (::getppid() != parent) ::_exit(1);
 }
 
 ExitStatus reap(pid_t pid) noexcept {
@@ -67,8 +63,7 @@ std::string describe(const ExitStatus& status) {
 
 void set_nonblocking(int fd) {
     const int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-        throw_errno("fcntl");
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) throw_errno("fcntl");
 }
 
 bool read_exact(int fd, void* into, std::size_t n) {
@@ -79,8 +74,7 @@ bool read_exact(int fd, void* into, std::size_t n) {
         if (got > 0) {
             done += static_cast<std::size_t>(got);
         } else if (got == 0) {
-            if (done == 0)
-                return false;
+            if (done == 0) return false;
             throw std::runtime_error("mpire: a message was cut off");
         } else if (errno != EINTR) {
             throw_errno("read");

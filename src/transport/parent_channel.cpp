@@ -31,10 +31,8 @@ void ParentChannel::flush() {
         const ssize_t put = ::send(fd_.get(), bytes.data() + next.written,
                                    bytes.size() - next.written, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (put < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             if (errno == EPIPE || errno == ECONNRESET) {
                 out_.clear();
                 return;
@@ -42,8 +40,7 @@ void ParentChannel::flush() {
             throw std::system_error(errno, std::generic_category(), "mpire: send to worker");
         }
         next.written += static_cast<std::size_t>(put);
-        if (next.written == bytes.size())
-            out_.pop_front();
+        if (next.written == bytes.size()) out_.pop_front();
     }
 }
 
@@ -63,21 +60,16 @@ bool ParentChannel::receive(std::vector<ReceivedFrame>& frames) {
         if (want > 0) {
             got = ::read(fd_.get(), into, want);
             if (got < 0) {
-                if (errno == EINTR)
-                    continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
-                    return true;
-                if (errno == ECONNRESET)
-                    return false;
+                if (errno == EINTR) continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+                if (errno == ECONNRESET) return false;
                 throw std::system_error(errno, std::generic_category(), "mpire: read from worker");
             }
-            if (got == 0)
-                return false;
+            if (got == 0) return false;
         }
         if (in_header) {
             header_received_ += static_cast<std::size_t>(got);
-            if (header_received_ < sizeof header_)
-                continue;
+            if (header_received_ < sizeof header_) continue;
             body_ = ByteBuffer();
             body_.extend(header_.body_size);
             body_received_ = 0;

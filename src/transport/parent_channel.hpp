@@ -20,7 +20,7 @@ struct ReceivedFrame {
 /// loop never blocks on one worker while another waits (a worker blocked writing results
 /// while the parent blocks writing tasks would deadlock both).
 class ParentChannel {
-  public:
+public:
     explicit ParentChannel(posix::UniqueFd fd);
 
     [[nodiscard]] int fd() const noexcept { return fd_.get(); }
@@ -39,7 +39,7 @@ class ParentChannel {
     /// Returns false once the peer closed its end.
     bool receive(std::vector<ReceivedFrame>& frames);
 
-  private:
+private:
     struct Outgoing {
         ByteBuffer owned;
         const ByteBuffer* borrowed = nullptr;

@@ -1,5 +1,4 @@
 #include <mpire/mpire.hpp>
-
 #include <ranges>
 #include <vector>
 

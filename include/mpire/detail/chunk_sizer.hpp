@@ -10,7 +10,7 @@ namespace mpire::detail {
 /// `chunk_tasks` does: each chunk takes `max(1, ceil(carry))` tasks and the fraction left over
 /// is carried into the next, so 10 tasks at 2.5 become 3, 2, 3, 2.
 class ChunkSizer {
-  public:
+public:
     explicit ChunkSizer(double chunk_size) noexcept : chunk_size_(chunk_size), carry_(chunk_size) {}
 
     std::size_t next() noexcept {
@@ -20,7 +20,7 @@ class ChunkSizer {
         return static_cast<std::size_t>(std::clamp(whole, 1.0, 1e18));
     }
 
-  private:
+private:
     double chunk_size_;
     double carry_;
 };

@@ -1,13 +1,13 @@
 #pragma once
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cstddef>
 #include <string>
 #include <tuple>
 #include <typeinfo>
 #include <utility>
-
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "mpire/detail/invoke.hpp"
 #include "mpire/detail/task_error.hpp"
@@ -16,8 +16,7 @@ namespace mpire::detail {
 
 template <class T>
 void describe_one(std::string& out, std::size_t position, const T& value) {
-    if (position != 0)
-        out += ", ";
+    if (position != 0) out += ", ";
     if constexpr (fmt::is_formattable<T>::value) {
         fmt::format_to(std::back_inserter(out), "Arg {}: {}", position, value);
     } else {

@@ -15,12 +15,12 @@ namespace mpire::detail {
 
 /// A typed value moved between threads without serialization (threading workers).
 class Box {
-  public:
+public:
     virtual ~Box() = default;
 };
 template <class T>
 class TypedBox final : public Box {
-  public:
+public:
     explicit TypedBox(T v) : value(std::move(v)) {}
     T value;
 };
@@ -41,7 +41,7 @@ struct WorkerContext {
 /// A user function turned into something that runs a chunk of tasks. It is built in the
 /// parent; process workers either inherit it through fork or rebuild it from `KernelShipping`.
 class Kernel {
-  public:
+public:
     virtual ~Kernel() = default;
     /// Process workers: decodes the items after `in`'s position, runs them and appends the
     /// encoded results to `out`. Returns false and fills `error` when a task throws.
@@ -67,7 +67,7 @@ struct KernelShipping {
 /// The front end's side of the input: pulls up to `max_items` tasks from the user's range into
 /// `out` (bytes appended after the header, or a box). Returns how many it took; 0 ends input.
 class ChunkSource {
-  public:
+public:
     virtual ~ChunkSource() = default;
     virtual std::size_t fill(std::size_t max_items, bool as_bytes, Payload& out) = 0;
 };
@@ -111,7 +111,7 @@ void terminate(PoolCore& core) noexcept;
 /// One running map call. Starting it claims the pool (a second one throws std::logic_error);
 /// destroying it before it finished abandons the remaining work and releases the pool.
 class MapRun {
-  public:
+public:
     MapRun(std::shared_ptr<PoolCore> core, std::unique_ptr<Kernel> kernel, KernelShipping shipping,
            std::unique_ptr<ChunkSource> source, RunSettings settings);
     MapRun(const MapRun&) = delete;
@@ -123,7 +123,7 @@ class MapRun {
     /// reports dead workers; either way the workers are stopped first.
     bool next(CompletedChunk& out);
 
-  private:
+private:
     class State;
     std::unique_ptr<State> state_;
 };

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <iterator>
@@ -10,8 +12,6 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "mpire/codec.hpp"
 #include "mpire/detail/describe.hpp"
@@ -32,7 +32,7 @@ inline constexpr bool is_shippable = std::is_pointer_v<F> ||
 /// Runs chunks of tasks of input element type `E` through the function `F`.
 template <class F, class E>
 class TaskKernel final : public Kernel {
-  public:
+public:
     using Result = stored_result_t<task_result_t<F, E>>;
     using Items = std::vector<E>;
     using Results = std::vector<Result>;
@@ -86,8 +86,7 @@ class TaskKernel final : public Kernel {
             return items.empty() ? std::string() : describe_task_args<F, E>(items.front());
         }
         ByteReader in(chunk.bytes.view().subspan(frame_header_size));
-        if (decode_size(in) == 0)
-            return {};
+        if (decode_size(in) == 0) return {};
         E first{};
         decode(in, first);
         return describe_task_args<F, E>(first);
@@ -122,7 +121,7 @@ class TaskKernel final : public Kernel {
         return out;
     }
 
-  private:
+private:
     // Process workers may move a decoded element into the call (they can decode it again for
     // an error message); threading workers keep theirs intact for that message.
     template <bool PreferMove>
@@ -141,7 +140,7 @@ class TaskKernel final : public Kernel {
 /// Pulls tasks from a user's input range, lazily, one chunk at a time.
 template <std::ranges::input_range View>
 class RangeSource final : public ChunkSource {
-  public:
+public:
     using Element = std::ranges::range_value_t<View>;
 
     explicit RangeSource(View view) : view_(std::move(view)) {}
@@ -174,7 +173,7 @@ class RangeSource final : public ChunkSource {
         return n;
     }
 
-  private:
+private:
     View view_;
     // Not every iterator is default-constructible (istream views), hence the optional.
     std::optional<std::ranges::iterator_t<View>> position_;
