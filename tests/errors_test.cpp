@@ -24,11 +24,9 @@ int fail_on_three(int x) {
     return x;
 }
 
-class ErrorsTest : public testing::TestWithParam<StartMethod> {
+class ErrorsTest : public mpire::test::StartMethodTest {
 protected:
     mpire::PoolOptions options() const { return {.n_jobs = 2, .start_method = GetParam()}; }
-    mpire::test::Resources before_;
-    void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
 };
 
 bool contains(const std::string& text, const std::string& part) {
@@ -264,11 +262,7 @@ INSTANTIATE_TEST_SUITE_P(StartMethods, ErrorsTest,
                          mpire::test::start_method_name);
 
 // Deaths only exist for process workers: a thread that segfaults takes the whole program.
-class WorkerDeathTest : public testing::Test {
-protected:
-    mpire::test::Resources before_;
-    void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
-};
+class WorkerDeathTest : public mpire::test::LeakChecked<> {};
 
 TEST_F(WorkerDeathTest, ASegfaultNamesTheSignalAndTheTask) {
     WorkerPool pool({.n_jobs = 2});

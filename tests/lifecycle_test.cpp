@@ -21,11 +21,7 @@ std::set<pid_t> pids_of(WorkerPool& pool, auto&& f) {
     return {pids.begin(), pids.end()};
 }
 
-class LifecycleTest : public testing::TestWithParam<StartMethod> {
-protected:
-    mpire::test::Resources before_;
-    void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
-};
+class LifecycleTest : public mpire::test::StartMethodTest {};
 
 TEST_P(LifecycleTest, DestructorStopsEveryWorker) {
     {
@@ -62,11 +58,7 @@ INSTANTIATE_TEST_SUITE_P(StartMethods, LifecycleTest,
                          testing::Values(StartMethod::fork, StartMethod::threading),
                          mpire::test::start_method_name);
 
-class KeepAliveTest : public testing::Test {
-protected:
-    mpire::test::Resources before_;
-    void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
-};
+class KeepAliveTest : public mpire::test::LeakChecked<> {};
 
 TEST_F(KeepAliveTest, WithoutKeepAliveEveryCallStartsFreshWorkers) {
     WorkerPool pool({.n_jobs = 2});

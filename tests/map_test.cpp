@@ -28,13 +28,11 @@ std::vector<int> squares(int n) {
     return out;
 }
 
-class MapTest : public testing::TestWithParam<StartMethod> {
+class MapTest : public mpire::test::StartMethodTest {
 protected:
     mpire::PoolOptions options(int n_jobs = 2) const {
         return {.n_jobs = n_jobs, .start_method = GetParam()};
     }
-    mpire::test::Resources before_;
-    void TearDown() override { EXPECT_EQ(mpire::test::Resources{}, before_); }
 };
 
 TEST_P(MapTest, MapKeepsInputOrder) {

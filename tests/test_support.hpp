@@ -72,6 +72,16 @@ struct Resources {
     friend bool operator==(const Resources&, const Resources&) = default;
 };
 
+/// A test fixture that fails when the test leaves a child process or a file descriptor behind.
+template <class Base = testing::Test>
+class LeakChecked : public Base {
+protected:
+    void TearDown() override { EXPECT_EQ(Resources{}, before_); }
+    Resources before_;
+};
+
+using StartMethodTest = LeakChecked<testing::TestWithParam<StartMethod>>;
+
 /// A single-pass input range of `n` ints (or endless when n < 0) that counts how many
 /// elements were read: it proves inputs are pulled lazily.
 class CountingInput {
