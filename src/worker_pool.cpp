@@ -1,6 +1,7 @@
 #include "mpire/worker_pool.hpp"
 
 #include <exception>
+#include <stdexcept>
 
 namespace mpire {
 
@@ -12,7 +13,10 @@ WorkerPool::WorkerPool(WorkerPool&&) noexcept = default;
 
 WorkerPool& WorkerPool::operator=(WorkerPool&& other) noexcept {
     if (this != &other) {
-        terminate();
+        if (core_) {
+            terminate();
+            detail::close(*core_);
+        }
         core_ = std::move(other.core_);
         uncaught_at_construction_ = other.uncaught_at_construction_;
     }
@@ -24,25 +28,36 @@ WorkerPool::~WorkerPool() {
     // Leaving scope normally joins, as leaving MPIRE's `with` block; unwinding must not wait.
     if (std::uncaught_exceptions() > uncaught_at_construction_) {
         terminate();
-        return;
+    } else {
+        try {
+            stop_and_join();
+        } catch (...) {
+            terminate();
+        }
     }
-    try {
-        stop_and_join();
-    } catch (...) {
-        terminate();
-    }
+    detail::close(*core_);  // an imap that outlives the pool must not start workers of its own
 }
 
-void WorkerPool::set_keep_alive(bool keep_alive) { detail::set_keep_alive(*core_, keep_alive); }
+const std::shared_ptr<detail::PoolCore>& WorkerPool::live_core() const {
+    if (!core_)
+        throw std::logic_error("mpire: this WorkerPool was moved from; use the one it moved to");
+    return core_;
+}
 
-void WorkerPool::set_order_tasks(bool order_tasks) { detail::set_order_tasks(*core_, order_tasks); }
+void WorkerPool::set_keep_alive(bool keep_alive) {
+    detail::set_keep_alive(*live_core(), keep_alive);
+}
 
-void WorkerPool::stop_and_join() { detail::stop_and_join(*core_); }
+void WorkerPool::set_order_tasks(bool order_tasks) {
+    detail::set_order_tasks(*live_core(), order_tasks);
+}
+
+void WorkerPool::stop_and_join() { detail::stop_and_join(*live_core()); }
 
 void WorkerPool::terminate() noexcept {
     if (core_) detail::terminate(*core_);
 }
 
-std::size_t WorkerPool::n_jobs() const noexcept { return detail::n_jobs_of(*core_); }
+std::size_t WorkerPool::n_jobs() const noexcept { return core_ ? detail::n_jobs_of(*core_) : 0; }
 
 }  // namespace mpire

@@ -2,10 +2,13 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <future>
+#include <optional>
 #include <ranges>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -70,7 +73,13 @@ TEST_P(ErrorsTest, EveryStandardTypeIsPreserved) {
         });
         FAIL();
     } catch (const std::system_error& e) {
-        EXPECT_EQ(e.code().value(), ENOENT);
+        EXPECT_EQ(e.code(), std::make_error_code(std::errc::no_such_file_or_directory));
+    }
+    try {
+        throws([] { return std::system_error(std::make_error_code(std::io_errc::stream)); });
+        FAIL();
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code(), std::make_error_code(std::io_errc::stream));
     }
 }
 
@@ -228,6 +237,29 @@ TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
     EXPECT_TRUE(rejects([&] {
         pool.map(fail_on_three, inputs, {.progress_bar_style = mpire::ProgressBarStyle::rich});
     }));
+    EXPECT_TRUE(
+        rejects([&] { pool.map(fail_on_three, inputs, {.progress_bar_options = {.desc = "x"}}); }));
+}
+
+TEST_P(ErrorsTest, AMovedFromPoolRefusesWork) {
+    WorkerPool pool(options());
+    WorkerPool other(std::move(pool));
+    EXPECT_EQ(pool.n_jobs(), 0U);  // NOLINT(bugprone-use-after-move): that is the point
+    EXPECT_THROW(pool.map(fail_on_three, std::views::iota(0, 2)), std::logic_error);
+    EXPECT_THROW((void)pool.imap(fail_on_three, std::views::iota(0, 2)), std::logic_error);
+    EXPECT_THROW(pool.stop_and_join(), std::logic_error);
+    EXPECT_THROW(pool.set_keep_alive(), std::logic_error);
+    pool.terminate();  // harmless
+    EXPECT_EQ(other.map(fail_on_three, std::views::iota(0, 2)), (std::vector<int>{0, 1}));
+}
+
+TEST_P(ErrorsTest, AnImapThatOutlivesItsPoolRefusesToStart) {
+    std::optional<mpire::ImapResults<int>> results;
+    {
+        WorkerPool pool(options());
+        results.emplace(pool.imap(fail_on_three, std::views::iota(0, 2)));
+    }
+    EXPECT_THROW((void)(results->begin() == results->end()), std::logic_error);
 }
 
 TEST_P(ErrorsTest, DaemonWorkersCannotStartPools) {
@@ -263,6 +295,50 @@ INSTANTIATE_TEST_SUITE_P(StartMethods, ErrorsTest,
 
 // Deaths only exist for process workers: a thread that segfaults takes the whole program.
 class WorkerDeathTest : public mpire::test::LeakChecked<> {};
+
+TEST_F(WorkerDeathTest, ThreadsOfADaemonWorkerCannotStartPoolsEither) {
+    WorkerPool pool({.n_jobs = 1});
+    const std::vector<bool> refused = pool.map(
+        [](int) {
+            bool threw = false;
+            std::thread([&threw] {
+                try {
+                    WorkerPool nested({.n_jobs = 1});
+                } catch (const std::logic_error&) {
+                    threw = true;
+                }
+            }).join();
+            return threw;
+        },
+        std::views::iota(0, 1));
+    EXPECT_EQ(refused, (std::vector<bool>{true}));
+}
+
+struct FailsToLoad {
+    int value = 0;
+    template <class Archive>
+    void save(Archive& ar) const {
+        ar(value);
+    }
+    template <class Archive>
+    void load(Archive& ar) {
+        ar(value);
+        if (value == 3) throw std::runtime_error("cannot load 3");
+    }
+};
+
+TEST_F(WorkerDeathTest, AnElementThatFailsToDecodeIsATaskFailure) {
+    WorkerPool pool({.n_jobs = 2});
+    const std::vector<FailsToLoad> inputs{{1}, {2}, {3}, {4}};
+    try {
+        pool.map([](const FailsToLoad& f) { return f.value; }, inputs);
+        FAIL();
+    } catch (const std::runtime_error& e) {
+        EXPECT_TRUE(contains(e.what(), "cannot load 3")) << e.what();
+        EXPECT_TRUE(contains(e.what(), "task 2")) << e.what();
+        EXPECT_TRUE(contains(e.what(), "could not be decoded")) << e.what();
+    }
+}
 
 TEST_F(WorkerDeathTest, ASegfaultNamesTheSignalAndTheTask) {
     WorkerPool pool({.n_jobs = 2});

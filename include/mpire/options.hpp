@@ -63,7 +63,7 @@ private:
 struct PoolOptions {
     /// Number of workers; unset means `cpu_count()`. Must be at least 1.
     std::optional<int> n_jobs{};
-    /// Daemon workers may not start pools of their own (not enforced yet; see README).
+    /// Daemon workers may not start pools of their own; `false` allows nested pools.
     bool daemon = true;
     CpuIds cpu_ids{};
     SharedObjects shared_objects{};
@@ -96,6 +96,7 @@ enum class ProgressBarStyle { std, rich, dashboard };
 struct ProgressBarOptions {
     std::string desc{};
     std::string unit = "it";
+    bool operator==(const ProgressBarOptions&) const = default;
 };
 
 /// Durations are seconds as `double`, like MPIRE's; any `std::chrono` duration converts.

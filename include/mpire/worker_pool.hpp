@@ -27,7 +27,8 @@ namespace mpire {
 /// Workers start at the first map call and, unless `keep_alive` is set, stop at its end.
 /// The destructor joins the workers (running the remaining work, as `stop_and_join()`), or
 /// terminates them when it runs during stack unwinding. A pool is used from one thread at a
-/// time. Moving a pool is allowed; copying is not.
+/// time. Moving a pool is allowed (a moved-from pool throws `std::logic_error` when used);
+/// copying is not.
 ///
 /// Elements of the input are passed to the function whole or, when they are tuples or pairs
 /// the function cannot take whole, unpacked into its parameters. Under process start methods
@@ -88,11 +89,12 @@ public:
     void stop_and_join();
     /// Same as `stop_and_join()`.
     void join() { stop_and_join(); }
-    /// Kills the workers at once (process workers get SIGKILL; threading workers finish the
-    /// task they run) and reaps them. A running imap becomes unusable. Never throws.
+    /// Kills the workers at once (process workers get SIGKILL; threading workers cannot be
+    /// killed and finish the chunk they hold) and reaps them. A running imap becomes unusable.
+    /// The pool can be used again afterwards. Never throws.
     void terminate() noexcept;
 
-    /// The number of workers.
+    /// The number of workers (0 for a moved-from pool).
     [[nodiscard]] std::size_t n_jobs() const noexcept;
 
 private:
@@ -121,7 +123,7 @@ private:
                                           const MapOptions& options) {
         auto [kernel, shipping, source, settings] =
             prepare(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
-        return std::make_unique<detail::MapRun>(core_, std::move(kernel), std::move(shipping),
+        return std::make_unique<detail::MapRun>(live_core(), std::move(kernel), std::move(shipping),
                                                 std::move(source), settings);
     }
 
@@ -166,9 +168,12 @@ private:
         using Result = detail::stored_result_t<ResultOf<F, R>>;
         auto [kernel, shipping, source, settings] =
             prepare(ordered, true, std::forward<F>(f), std::forward<R>(inputs), options);
-        return ImapResults<Result>(core_, std::move(kernel), std::move(shipping), std::move(source),
-                                   settings);
+        return ImapResults<Result>(live_core(), std::move(kernel), std::move(shipping),
+                                   std::move(source), settings);
     }
+
+    /// Throws std::logic_error for a moved-from pool.
+    [[nodiscard]] const std::shared_ptr<detail::PoolCore>& live_core() const;
 
     std::shared_ptr<detail::PoolCore> core_;
     int uncaught_at_construction_ = 0;

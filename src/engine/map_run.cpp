@@ -34,6 +34,11 @@ public:
           settings_(settings),
           sizer_(settings.chunk_size),
           chunks_per_worker_(core_->n_jobs, 0) {
+        if (core_->closed) {
+            throw std::logic_error(
+                "mpire: the WorkerPool this imap belongs to was destroyed before the imap "
+                "started; keep the pool alive while you iterate");
+        }
         if (core_->busy) {
             throw std::logic_error(
                 "mpire: another map call is still running on this pool (an imap that is not "

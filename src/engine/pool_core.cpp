@@ -51,7 +51,7 @@ PoolCore::PoolCore(const PoolOptions& options)
     : n_jobs(validated_n_jobs(options)),
       keep_alive(options.keep_alive),
       order_tasks(options.order_tasks) {
-    if (current_thread_is_daemon_worker()) {
+    if (inside_daemon_worker()) {
         throw std::logic_error(
             "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "
             "daemon = false to nest pools");
@@ -88,6 +88,8 @@ void stop_and_join(PoolCore& core) {
     core.backend->join_all();
     core.forget_workers();
 }
+
+void close(PoolCore& core) noexcept { core.closed = true; }
 
 void terminate(PoolCore& core) noexcept {
     core.backend->kill_all();

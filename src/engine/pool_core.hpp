@@ -21,6 +21,8 @@ public:
 
     /// A map call is running (only one at a time).
     bool busy = false;
+    /// The WorkerPool was destroyed; only imaps it handed out still hold this core.
+    bool closed = false;
     /// Bumped by terminate(): a run from an earlier epoch has lost its workers.
     std::uint64_t epoch = 0;
     std::uint64_t last_run_id = 0;

@@ -57,6 +57,8 @@ void validate(const MapOptions& options) {
     reject_unsupported(options.worker_init_timeout.has_value(), "worker_init_timeout");
     reject_unsupported(options.worker_exit_timeout.has_value(), "worker_exit_timeout");
     reject_unsupported(options.progress_bar_style.has_value(), "progress_bar_style");
+    reject_unsupported(options.progress_bar_options != ProgressBarOptions{},
+                       "progress_bar_options");
 }
 
 }  // namespace

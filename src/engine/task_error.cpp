@@ -6,6 +6,8 @@
 #include <any>
 #include <cstdlib>
 #include <functional>
+#include <future>
+#include <ios>
 #include <memory>
 #include <new>
 #include <optional>
@@ -29,8 +31,9 @@ namespace {
 
 struct Classified {
     StdErrorKind kind = StdErrorKind::none;
-    std::string message;
+    std::string message{};
     int system_error_code = 0;
+    std::string system_error_category{};
 };
 
 // The most derived standard type the current exception is an instance of.
@@ -38,40 +41,51 @@ Classified classify_current() {
     try {
         throw;
     } catch (const std::system_error& e) {
-        return {StdErrorKind::system_error, e.what(), e.code().value()};
+        return {.kind = StdErrorKind::system_error,
+                .message = e.what(),
+                .system_error_code = e.code().value(),
+                .system_error_category = e.code().category().name()};
     } catch (const std::invalid_argument& e) {
-        return {StdErrorKind::invalid_argument, e.what()};
+        return {.kind = StdErrorKind::invalid_argument, .message = e.what()};
     } catch (const std::domain_error& e) {
-        return {StdErrorKind::domain_error, e.what()};
+        return {.kind = StdErrorKind::domain_error, .message = e.what()};
     } catch (const std::length_error& e) {
-        return {StdErrorKind::length_error, e.what()};
+        return {.kind = StdErrorKind::length_error, .message = e.what()};
     } catch (const std::out_of_range& e) {
-        return {StdErrorKind::out_of_range, e.what()};
+        return {.kind = StdErrorKind::out_of_range, .message = e.what()};
     } catch (const std::logic_error& e) {
-        return {StdErrorKind::logic_error, e.what()};
+        return {.kind = StdErrorKind::logic_error, .message = e.what()};
     } catch (const std::range_error& e) {
-        return {StdErrorKind::range_error, e.what()};
+        return {.kind = StdErrorKind::range_error, .message = e.what()};
     } catch (const std::overflow_error& e) {
-        return {StdErrorKind::overflow_error, e.what()};
+        return {.kind = StdErrorKind::overflow_error, .message = e.what()};
     } catch (const std::underflow_error& e) {
-        return {StdErrorKind::underflow_error, e.what()};
+        return {.kind = StdErrorKind::underflow_error, .message = e.what()};
     } catch (const std::runtime_error& e) {
-        return {StdErrorKind::runtime_error, e.what()};
+        return {.kind = StdErrorKind::runtime_error, .message = e.what()};
     } catch (const std::bad_alloc& e) {
-        return {StdErrorKind::bad_alloc, e.what()};
+        return {.kind = StdErrorKind::bad_alloc, .message = e.what()};
     } catch (const std::bad_optional_access& e) {
-        return {StdErrorKind::bad_optional_access, e.what()};
+        return {.kind = StdErrorKind::bad_optional_access, .message = e.what()};
     } catch (const std::bad_variant_access& e) {
-        return {StdErrorKind::bad_variant_access, e.what()};
+        return {.kind = StdErrorKind::bad_variant_access, .message = e.what()};
     } catch (const std::bad_cast& e) {
-        return {StdErrorKind::bad_cast, e.what()};
+        return {.kind = StdErrorKind::bad_cast, .message = e.what()};
     } catch (const std::bad_function_call& e) {
-        return {StdErrorKind::bad_function_call, e.what()};
+        return {.kind = StdErrorKind::bad_function_call, .message = e.what()};
     } catch (const std::exception& e) {
-        return {StdErrorKind::exception, e.what()};
+        return {.kind = StdErrorKind::exception, .message = e.what()};
     } catch (...) {
         return {};
     }
+}
+
+// The standard categories exist in every process; a user-defined one falls back to generic.
+const std::error_category& category_named(const std::string& name) {
+    if (name == std::system_category().name()) return std::system_category();
+    if (name == std::iostream_category().name()) return std::iostream_category();
+    if (name == std::future_category().name()) return std::future_category();
+    return std::generic_category();
 }
 
 std::string current_type_name() {
@@ -115,6 +129,7 @@ TaskError capture_current_exception(int worker_id, std::int64_t task_index, std:
     TaskError error;
     error.kind = classified.kind;
     error.system_error_code = classified.system_error_code;
+    error.system_error_category = std::move(classified.system_error_category);
     error.worker_id = worker_id;
     error.task_index = task_index;
     error.type_name = current_type_name();
@@ -155,8 +170,9 @@ void throw_task_error(TaskError error) {
         case StdErrorKind::underflow_error:
             throw_as(std::underflow_error(m), what, std::move(details));
         case StdErrorKind::system_error:
-            throw_as(std::system_error(error.system_error_code, std::generic_category(), m), what,
-                     std::move(details));
+            throw_as(std::system_error(error.system_error_code,
+                                       category_named(error.system_error_category), m),
+                     what, std::move(details));
         case StdErrorKind::bad_alloc:
             throw_as(std::bad_alloc(), what, std::move(details));
         case StdErrorKind::bad_cast:

@@ -3,11 +3,15 @@
 namespace mpire::detail {
 
 namespace {
-thread_local bool inside_daemon_worker = false;
-}
+// Written only in a freshly forked child before it runs anything else.
+bool process_is_daemon_worker = false;
+thread_local bool thread_is_daemon_worker = false;
+}  // namespace
 
-void mark_current_thread_as_worker(bool daemon) noexcept { inside_daemon_worker = daemon; }
+void mark_process_as_daemon_worker() noexcept { process_is_daemon_worker = true; }
 
-bool current_thread_is_daemon_worker() noexcept { return inside_daemon_worker; }
+void mark_thread_as_daemon_worker() noexcept { thread_is_daemon_worker = true; }
+
+bool inside_daemon_worker() noexcept { return process_is_daemon_worker || thread_is_daemon_worker; }
 
 }  // namespace mpire::detail

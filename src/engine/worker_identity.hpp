@@ -1,13 +1,14 @@
 #pragma once
 
-/// Whether the current thread is a pool worker that may not start pools of its own.
+/// Whether the calling code runs inside a daemon worker, which may not start pools of its own.
 ///
-/// This is one of the few pieces of global state: it is a property of the thread (a threading
-/// worker) or of the whole process (a forked worker's main thread), set once when the worker
-/// starts and read when a pool is created.
+/// This is one of the few pieces of global state, and it mirrors what it describes: a forked
+/// worker is a daemon as a whole process (any thread it starts included), a threading worker
+/// only as a thread. Each is set once when the worker starts and read when a pool is created.
 namespace mpire::detail {
 
-void mark_current_thread_as_worker(bool daemon) noexcept;
-[[nodiscard]] bool current_thread_is_daemon_worker() noexcept;
+void mark_process_as_daemon_worker() noexcept;
+void mark_thread_as_daemon_worker() noexcept;
+[[nodiscard]] bool inside_daemon_worker() noexcept;
 
 }  // namespace mpire::detail

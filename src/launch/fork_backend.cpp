@@ -69,7 +69,7 @@ void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& ker
         if (other.channel) ::close(other.channel->fd());
         if (other.pidfd.valid()) ::close(other.pidfd.get());
     }
-    mark_current_thread_as_worker(daemon_);
+    if (daemon_) mark_process_as_daemon_worker();
     const int status = serve_as_process_worker(channel.get(), worker, kernel);
     std::fflush(nullptr);
     // _exit: the parent's atexit handlers and static destructors are not the child's to run.
@@ -104,7 +104,7 @@ void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
         const Worker& w = workers_[i];
         if (w.pid <= 0) continue;
         const short channel_events = w.channel->wants_write() ? (POLLIN | POLLOUT) : POLLIN;
-        fds.push_back({w.channel->fd(), channel_events, 0});
+        fds.push_back({w.channel_closed ? -1 : w.channel->fd(), channel_events, 0});
         fds.push_back({w.pidfd.get(), POLLIN, 0});
         owners.push_back(static_cast<int>(i));
     }
@@ -128,7 +128,8 @@ void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
 
 void ForkBackend::receive_from(int worker, std::vector<WorkerEvent>& events) {
     std::vector<transport::ReceivedFrame> frames;
-    workers_[static_cast<std::size_t>(worker)].channel->receive(frames);
+    Worker& w = workers_[static_cast<std::size_t>(worker)];
+    if (!w.channel_closed && !w.channel->receive(frames)) w.channel_closed = true;
     for (transport::ReceivedFrame& frame : frames) {
         WorkerEvent event;
         event.worker = worker;

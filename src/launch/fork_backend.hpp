@@ -39,6 +39,9 @@ private:
         std::unique_ptr<transport::ParentChannel> channel;
         posix::UniqueFd pidfd;
         bool stopping = false;
+        // The worker closed its socket (it is exiting). poll() reports a closed socket as
+        // readable forever, so it is no longer polled: only its pidfd is.
+        bool channel_closed = false;
     };
 
     void poll_once(std::vector<WorkerEvent>& events, int timeout_ms);

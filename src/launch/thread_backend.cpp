@@ -38,7 +38,7 @@ void ThreadBackend::post(int worker, Message message) {
 }
 
 void ThreadBackend::serve(int worker, Kernel* kernel) {
-    mark_current_thread_as_worker(daemon_);
+    if (daemon_) mark_thread_as_daemon_worker();
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
     const WorkerContext context{worker};
     for (;;) {

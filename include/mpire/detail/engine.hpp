@@ -101,6 +101,8 @@ void set_keep_alive(PoolCore& core, bool keep_alive);
 void set_order_tasks(PoolCore& core, bool order_tasks);
 void stop_and_join(PoolCore& core);
 void terminate(PoolCore& core) noexcept;
+/// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.
+void close(PoolCore& core) noexcept;
 
 /// Resolves and validates a call's chunking options against the input's size, if known.
 /// Warns on stderr, as MPIRE does, when it has to fall back to a chunk size of 1.

@@ -46,16 +46,13 @@ public:
         for (std::size_t i = 0; i < n; ++i) {
             const ByteReader item_start = in;
             E item{};
-            decode(in, item);
             try {
+                decode(in, item);  // a user type's load() may throw: that is the task failing
                 encode(out, call<true>(item));
             } catch (...) {
                 // The call may have moved from `item`: decode it again for the message.
-                ByteReader again = item_start;
-                E original{};
-                decode(again, original);
                 error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
-                                                  describe_task_args<F, E>(original));
+                                                  describe_encoded(item_start));
                 return false;
             }
         }
@@ -87,9 +84,7 @@ public:
         }
         ByteReader in(chunk.bytes.view().subspan(frame_header_size));
         if (decode_size(in) == 0) return {};
-        E first{};
-        decode(in, first);
-        return describe_task_args<F, E>(first);
+        return describe_encoded(in);
     }
 
     static std::unique_ptr<Kernel> rebuild(ByteReader& state) {
@@ -122,6 +117,17 @@ public:
     }
 
 private:
+    // Only for messages about a failure: never throws, so it cannot replace that failure.
+    static std::string describe_encoded(ByteReader in) noexcept {
+        try {
+            E element{};
+            decode(in, element);
+            return describe_task_args<F, E>(element);
+        } catch (...) {
+            return "<arguments could not be decoded>";
+        }
+    }
+
     // Process workers may move a decoded element into the call (they can decode it again for
     // an error message); threading workers keep theirs intact for that message.
     template <bool PreferMove>

@@ -32,6 +32,7 @@ enum class StdErrorKind : std::uint8_t {
 struct TaskError {
     StdErrorKind kind = StdErrorKind::none;
     std::int32_t system_error_code = 0;
+    std::string system_error_category;  // "generic", "system", "iostream" or "future"
     std::int32_t worker_id = -1;
     std::int64_t task_index = -1;  // within the chunk on the worker, absolute once in the parent
     std::string type_name;
@@ -42,8 +43,8 @@ struct TaskError {
 
     template <class Archive>
     void serialize(Archive& archive) {
-        archive(kind, system_error_code, worker_id, task_index, type_name, message, task_args,
-                traceback);
+        archive(kind, system_error_code, system_error_category, worker_id, task_index, type_name,
+                message, task_args, traceback);
     }
 };
 
