@@ -153,10 +153,16 @@ TEST_P(ErrorsTest, ASecondMapWhileAnImapIsLiveThrows) {
     EXPECT_EQ(*it, 0);
     EXPECT_THROW(pool.map(fail_on_three, std::views::iota(0, 3)), std::logic_error);
     EXPECT_THROW(pool.stop_and_join(), std::logic_error);
+    auto waiting = pool.imap(fail_on_three, std::views::iota(5, 7));
+    EXPECT_THROW((void)(waiting.begin() == waiting.end()), std::logic_error);
     std::vector<int> rest;
     for (; it != results.end(); ++it) rest.push_back(*it);
     EXPECT_EQ(rest, (std::vector<int>{0, 1, 2}));
     EXPECT_EQ(pool.map(fail_on_three, std::views::iota(0, 2)), (std::vector<int>{0, 1}));
+    // The refused imap was left intact and starts now that the pool is free.
+    std::vector<int> later;
+    for (int r : waiting) later.push_back(r);
+    EXPECT_EQ(later, (std::vector<int>{5, 6}));
 }
 
 TEST_P(ErrorsTest, AnAbandonedImapReleasesThePool) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <iterator>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -51,15 +52,10 @@ public:
         State* state_ = nullptr;
     };
 
-    ImapResults(std::shared_ptr<detail::PoolCore> core, std::unique_ptr<detail::Kernel> kernel,
-                detail::KernelShipping shipping, std::unique_ptr<detail::ChunkSource> source,
-                detail::RunSettings settings)
+    ImapResults(std::shared_ptr<detail::PoolCore> core, detail::RunPlan plan)
         : state_(std::make_unique<State>()) {
         state_->core = std::move(core);
-        state_->kernel = std::move(kernel);
-        state_->shipping = std::move(shipping);
-        state_->source = std::move(source);
-        state_->settings = settings;
+        state_->plan = std::move(plan);
     }
 
     iterator begin() { return iterator(state_.get()); }
@@ -72,9 +68,12 @@ private:
             while (position == buffer.size()) {
                 if (finished) return false;
                 if (!run) {
-                    run = std::make_unique<detail::MapRun>(std::move(core), std::move(kernel),
-                                                           std::move(shipping), std::move(source),
-                                                           settings);
+                    // A start refused because the pool is busy leaves the plan intact, so the
+                    // iteration can be retried once the other call finished.
+                    if (!plan.kernel) {
+                        throw std::logic_error("mpire: this imap failed to start; make a new one");
+                    }
+                    run = std::make_unique<detail::MapRun>(core, std::move(plan));
                 }
                 detail::CompletedChunk chunk;
                 buffer.clear();
@@ -90,10 +89,7 @@ private:
         }
 
         std::shared_ptr<detail::PoolCore> core;
-        std::unique_ptr<detail::Kernel> kernel;
-        detail::KernelShipping shipping;
-        std::unique_ptr<detail::ChunkSource> source;
-        detail::RunSettings settings;
+        detail::RunPlan plan;
         std::unique_ptr<detail::MapRun> run;
         std::vector<T> buffer;
         std::size_t position = 0;

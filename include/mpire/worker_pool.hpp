@@ -119,57 +119,47 @@ private:
     }
 
     template <class F, class R>
-    std::unique_ptr<detail::MapRun> start(bool ordered, F&& f, R&& inputs,
-                                          const MapOptions& options) {
-        auto [kernel, shipping, source, settings] =
-            prepare(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
-        return std::make_unique<detail::MapRun>(live_core(), std::move(kernel), std::move(shipping),
-                                                std::move(source), settings);
-    }
-
-    template <class F, class R>
-    auto prepare(bool ordered, bool lazy, F&& f, R&& inputs, const MapOptions& options) {
+    detail::RunPlan plan(bool ordered, bool lazy, F&& f, R&& inputs, const MapOptions& options) {
         check_task_types<F, R>();
         using Fn = std::decay_t<F>;
         using Element = std::ranges::range_value_t<R>;
-        using View = std::views::all_t<R>;
         std::optional<std::uint64_t> input_size;
         if constexpr (std::ranges::sized_range<R>) {
             input_size = static_cast<std::uint64_t>(std::ranges::size(inputs));
         }
-        detail::RunSettings settings =
-            detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
+        detail::RunPlan out;
+        out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
         auto kernel = std::make_unique<detail::TaskKernel<Fn, Element>>(std::forward<F>(f));
-        detail::KernelShipping shipping = kernel->shipping();
-        std::unique_ptr<detail::ChunkSource> source =
-            std::make_unique<detail::RangeSource<View>>(std::views::all(std::forward<R>(inputs)));
-        return std::tuple<std::unique_ptr<detail::Kernel>, detail::KernelShipping,
-                          std::unique_ptr<detail::ChunkSource>, detail::RunSettings>(
-            std::move(kernel), std::move(shipping), std::move(source), settings);
+        out.shipping = kernel->shipping();
+        out.kernel = std::move(kernel);
+        out.source = std::make_unique<detail::RangeSource<std::views::all_t<R>>>(
+            std::views::all(std::forward<R>(inputs)));
+        return out;
     }
 
     template <class F, class R>
     auto collect(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
-        using Result = detail::stored_result_t<ResultOf<F, R>>;
-        std::optional<std::uint64_t> input_size;
-        if constexpr (std::ranges::sized_range<R>) {
-            input_size = static_cast<std::uint64_t>(std::ranges::size(inputs));
-        }
-        auto run = start(ordered, std::forward<F>(f), std::forward<R>(inputs), options);
-        std::vector<Result> results;
-        if (input_size) results.reserve(static_cast<std::size_t>(*input_size));
+        detail::RunPlan run_plan =
+            plan(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
+        const std::optional<std::uint64_t> n_tasks = run_plan.settings.n_tasks;
+        detail::MapRun run(live_core(), std::move(run_plan));
         detail::CompletedChunk chunk;
-        while (run->next(chunk)) detail::append_results(chunk.results, results);
-        if constexpr (!std::is_void_v<ResultOf<F, R>>) return results;
+        if constexpr (std::is_void_v<ResultOf<F, R>>) {
+            while (run.next(chunk)) {
+            }
+        } else {
+            std::vector<ResultOf<F, R>> results;
+            if (n_tasks) results.reserve(static_cast<std::size_t>(*n_tasks));
+            while (run.next(chunk)) detail::append_results(chunk.results, results);
+            return results;
+        }
     }
 
     template <class F, class R>
     auto lazy(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
         using Result = detail::stored_result_t<ResultOf<F, R>>;
-        auto [kernel, shipping, source, settings] =
-            prepare(ordered, true, std::forward<F>(f), std::forward<R>(inputs), options);
-        return ImapResults<Result>(live_core(), std::move(kernel), std::move(shipping),
-                                   std::move(source), settings);
+        return ImapResults<Result>(
+            live_core(), plan(ordered, true, std::forward<F>(f), std::forward<R>(inputs), options));
     }
 
     /// Throws std::logic_error for a moved-from pool.

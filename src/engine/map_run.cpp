@@ -24,27 +24,15 @@ constexpr std::size_t chunks_per_worker_limit = 2;
 
 class MapRun::State {
 public:
-    State(std::shared_ptr<PoolCore> core, std::unique_ptr<Kernel> kernel, KernelShipping shipping,
-          std::unique_ptr<ChunkSource> source, RunSettings settings)
-        : core_(std::move(core)),
+    State(std::shared_ptr<PoolCore> core, RunPlan&& plan)
+        : core_(claim(std::move(core))),
           backend_(*core_->backend),
-          kernel_(std::move(kernel)),
-          shipping_(std::move(shipping)),
-          source_(std::move(source)),
-          settings_(settings),
-          sizer_(settings.chunk_size),
+          kernel_(std::move(plan.kernel)),
+          shipping_(std::move(plan.shipping)),
+          source_(std::move(plan.source)),
+          settings_(plan.settings),
+          sizer_(plan.settings.chunk_size),
           chunks_per_worker_(core_->n_jobs, 0) {
-        if (core_->closed) {
-            throw std::logic_error(
-                "mpire: the WorkerPool this imap belongs to was destroyed before the imap "
-                "started; keep the pool alive while you iterate");
-        }
-        if (core_->busy) {
-            throw std::logic_error(
-                "mpire: another map call is still running on this pool (an imap that is not "
-                "exhausted?); exhaust or destroy it first");
-        }
-        core_->busy = true;
         epoch_ = core_->epoch;
         run_id_ = ++core_->last_run_id;
         try {
@@ -105,6 +93,22 @@ public:
     }
 
 private:
+    // Runs before any member takes its part of the plan, so a refusal leaves the plan intact.
+    static std::shared_ptr<PoolCore> claim(std::shared_ptr<PoolCore> core) {
+        if (core->closed) {
+            throw std::logic_error(
+                "mpire: the WorkerPool this imap belongs to was destroyed before the imap "
+                "started; keep the pool alive while you iterate");
+        }
+        if (core->busy) {
+            throw std::logic_error(
+                "mpire: another map call is still running on this pool (an imap that is not "
+                "exhausted?); exhaust or destroy it first");
+        }
+        core->busy = true;
+        return core;
+    }
+
     // failing: a task failed or a worker died; the workers are already stopped, the results
     // that were complete are delivered, then the failure is thrown.
     enum class Status { running, finished, failing, failed };
@@ -324,10 +328,8 @@ private:
     std::vector<WorkerEvent> events_;
 };
 
-MapRun::MapRun(std::shared_ptr<PoolCore> core, std::unique_ptr<Kernel> kernel,
-               KernelShipping shipping, std::unique_ptr<ChunkSource> source, RunSettings settings)
-    : state_(std::make_unique<State>(std::move(core), std::move(kernel), std::move(shipping),
-                                     std::move(source), settings)) {}
+MapRun::MapRun(std::shared_ptr<PoolCore> core, RunPlan&& plan)
+    : state_(std::make_unique<State>(std::move(core), std::move(plan))) {}
 
 MapRun::~MapRun() = default;
 

@@ -73,8 +73,6 @@ std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options) {
 
 std::size_t n_jobs_of(const PoolCore& core) noexcept { return core.n_jobs; }
 
-bool uses_processes(const PoolCore& core) noexcept { return core.backend->uses_bytes(); }
-
 void set_keep_alive(PoolCore& core, bool keep_alive) { core.keep_alive = keep_alive; }
 
 void set_order_tasks(PoolCore& core, bool order_tasks) { core.order_tasks = order_tasks; }

@@ -72,10 +72,12 @@ RunSettings resolve_run_settings(const MapOptions& options, std::optional<std::u
     if (options.iterable_len)
         settings.task_limit = static_cast<std::uint64_t>(*options.iterable_len);
 
-    std::optional<std::uint64_t> n_tasks = input_size;
+    settings.n_tasks = input_size;
     if (settings.task_limit) {
-        n_tasks = input_size ? std::min(*input_size, *settings.task_limit) : *settings.task_limit;
+        settings.n_tasks =
+            input_size ? std::min(*input_size, *settings.task_limit) : *settings.task_limit;
     }
+    const std::optional<std::uint64_t>& n_tasks = settings.n_tasks;
 
     if (options.chunk_size) {
         settings.chunk_size = *options.chunk_size;

@@ -84,6 +84,7 @@ struct CompletedChunk {
 struct RunSettings {
     double chunk_size = 1;
     std::optional<std::uint64_t> task_limit;  // iterable_len
+    std::optional<std::uint64_t> n_tasks;     // when known: the input's size, capped by the limit
     std::uint64_t max_tasks_active = 1;
     bool ordered = true;
     /// imap: results count as active until they are handed to the caller, so an iteration the
@@ -96,7 +97,6 @@ class PoolCore;
 /// Creates the engine of a pool after validating its options (throws std::invalid_argument).
 [[nodiscard]] std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options);
 [[nodiscard]] std::size_t n_jobs_of(const PoolCore& core) noexcept;
-[[nodiscard]] bool uses_processes(const PoolCore& core) noexcept;
 void set_keep_alive(PoolCore& core, bool keep_alive);
 void set_order_tasks(PoolCore& core, bool order_tasks);
 void stop_and_join(PoolCore& core);
@@ -110,12 +110,20 @@ void close(PoolCore& core) noexcept;
                                                std::optional<std::uint64_t> input_size,
                                                std::size_t n_jobs, bool ordered, bool lazy);
 
+/// Everything a map call needs, built by the typed front end before the call starts.
+struct RunPlan {
+    std::unique_ptr<Kernel> kernel;
+    KernelShipping shipping;
+    std::unique_ptr<ChunkSource> source;
+    RunSettings settings;
+};
+
 /// One running map call. Starting it claims the pool (a second one throws std::logic_error);
 /// destroying it before it finished abandons the remaining work and releases the pool.
 class MapRun {
 public:
-    MapRun(std::shared_ptr<PoolCore> core, std::unique_ptr<Kernel> kernel, KernelShipping shipping,
-           std::unique_ptr<ChunkSource> source, RunSettings settings);
+    /// Throws std::logic_error, leaving `plan` untouched, when the pool is busy or closed.
+    MapRun(std::shared_ptr<PoolCore> core, RunPlan&& plan);
     MapRun(const MapRun&) = delete;
     MapRun& operator=(const MapRun&) = delete;
     ~MapRun();
