@@ -102,25 +102,35 @@ private:
     using ResultOf = detail::task_result_t<std::decay_t<F>, std::ranges::range_value_t<R>>;
 
     template <class F, class R>
-    static void check_task_types() {
+    // Reports the first problem only; callers compile nothing else when it returns false, so
+    // the user reads mpire's message and not pages of errors from deeper templates.
+    static constexpr bool check_task_types() {
         using Element = std::ranges::range_value_t<R>;
-        static_assert(detail::is_task_callable<std::decay_t<F>, Element>,
-                      "mpire: the function cannot be called with the elements of the input. It "
-                      "must accept one element, or, when the elements are tuples or pairs, their "
-                      "members as separate parameters.");
-        static_assert(is_transferable_v<Element>,
-                      "mpire: the input's element type cannot be sent to a worker process. Give "
-                      "it a `template <class Archive> void serialize(Archive& ar)` member (and a "
-                      "default constructor); see mpire/codec.hpp.");
-        static_assert(is_transferable_v<detail::stored_result_t<ResultOf<F, R>>>,
-                      "mpire: the function's result type cannot be sent back from a worker "
-                      "process. Give it a `template <class Archive> void serialize(Archive& ar)` "
-                      "member (and a default constructor); see mpire/codec.hpp.");
+        if constexpr (!detail::is_task_callable<std::decay_t<F>, Element>) {
+            static_assert(detail::is_task_callable<std::decay_t<F>, Element>,
+                          "mpire: the function cannot be called with the elements of the input. "
+                          "It must accept one element, or, when the elements are tuples or "
+                          "pairs, their members as separate parameters.");
+            return false;
+        } else if constexpr (!is_transferable_v<Element>) {
+            static_assert(is_transferable_v<Element>,
+                          "mpire: the input's element type cannot be sent to a worker process. "
+                          "Give it a `template <class Archive> void serialize(Archive& ar)` "
+                          "member (and a default constructor); see mpire/codec.hpp.");
+            return false;
+        } else if constexpr (!is_transferable_v<detail::stored_result_t<ResultOf<F, R>>>) {
+            static_assert(is_transferable_v<detail::stored_result_t<ResultOf<F, R>>>,
+                          "mpire: the function's result type cannot be sent back from a worker "
+                          "process. Give it a `template <class Archive> void serialize(Archive& "
+                          "ar)` member (and a default constructor); see mpire/codec.hpp.");
+            return false;
+        } else {
+            return true;
+        }
     }
 
     template <class F, class R>
     detail::RunPlan plan(bool ordered, bool lazy, F&& f, R&& inputs, const MapOptions& options) {
-        check_task_types<F, R>();
         using Fn = std::decay_t<F>;
         using Element = std::ranges::range_value_t<R>;
         std::optional<std::uint64_t> input_size;
@@ -139,27 +149,31 @@ private:
 
     template <class F, class R>
     auto collect(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
-        detail::RunPlan run_plan =
-            plan(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
-        const std::optional<std::uint64_t> n_tasks = run_plan.settings.n_tasks;
-        detail::MapRun run(live_core(), std::move(run_plan));
-        detail::CompletedChunk chunk;
-        if constexpr (std::is_void_v<ResultOf<F, R>>) {
-            while (run.next(chunk)) {
+        if constexpr (check_task_types<F, R>()) {
+            detail::RunPlan run_plan =
+                plan(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
+            const std::optional<std::uint64_t> n_tasks = run_plan.settings.n_tasks;
+            detail::MapRun run(live_core(), std::move(run_plan));
+            detail::CompletedChunk chunk;
+            if constexpr (std::is_void_v<ResultOf<F, R>>) {
+                while (run.next(chunk)) {
+                }
+            } else {
+                std::vector<ResultOf<F, R>> results;
+                if (n_tasks) results.reserve(static_cast<std::size_t>(*n_tasks));
+                while (run.next(chunk)) detail::append_results(chunk.results, results);
+                return results;
             }
-        } else {
-            std::vector<ResultOf<F, R>> results;
-            if (n_tasks) results.reserve(static_cast<std::size_t>(*n_tasks));
-            while (run.next(chunk)) detail::append_results(chunk.results, results);
-            return results;
         }
     }
 
     template <class F, class R>
     auto lazy(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
-        using Result = detail::stored_result_t<ResultOf<F, R>>;
-        return ImapResults<Result>(
-            live_core(), plan(ordered, true, std::forward<F>(f), std::forward<R>(inputs), options));
+        if constexpr (check_task_types<F, R>()) {
+            using Result = detail::stored_result_t<ResultOf<F, R>>;
+            return ImapResults<Result>(live_core(), plan(ordered, true, std::forward<F>(f),
+                                                         std::forward<R>(inputs), options));
+        }
     }
 
     /// Throws std::logic_error for a moved-from pool.

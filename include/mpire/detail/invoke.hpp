@@ -97,8 +97,19 @@ decltype(auto) invoke_task(F& f, E& element) {
 
 /// What `invoke_task` returns, decayed; `void` becomes `std::monostate` so that results can be
 /// counted and stored uniformly.
+/// `void` when the function cannot be called at all, so that naming the type does not add
+/// errors to the one the front end reports.
 template <class F, class E>
-using task_result_t = std::decay_t<decltype(invoke_task(std::declval<F&>(), std::declval<E&>()))>;
+constexpr auto task_result_identity() {
+    if constexpr (is_task_callable<F, E>) {
+        return std::type_identity<
+            std::decay_t<decltype(invoke_task(std::declval<F&>(), std::declval<E&>()))>>{};
+    } else {
+        return std::type_identity<void>{};
+    }
+}
+template <class F, class E>
+using task_result_t = typename decltype(task_result_identity<F, E>())::type;
 
 template <class R>
 using stored_result_t = std::conditional_t<std::is_void_v<R>, std::monostate, R>;
