@@ -264,3 +264,35 @@ TEST(MapOnProcesses, WorkersAreSeparateProcesses) {
 TEST(CpuCount, IsAtLeastOne) { EXPECT_GE(mpire::cpu_count(), 1U); }
 
 }  // namespace
+
+namespace {
+
+TEST(Options, DesignatedInitializersInMpiresOrderCompile) {
+    WorkerPool pool({.n_jobs = 2,
+                     .daemon = true,
+                     .cpu_ids = {},
+                     .shared_objects = {},
+                     .pass_worker_id = false,
+                     .use_worker_state = false,
+                     .start_method = StartMethod::fork,
+                     .keep_alive = false,
+                     .enable_insights = false,
+                     .order_tasks = false});
+    const std::vector<int> got = pool.map(square, std::views::iota(0, 10),
+                                          {.iterable_len = 5,
+                                           .max_tasks_active = 4,
+                                           .chunk_size = 2,
+                                           .n_splits = 3,
+                                           .worker_lifespan = {},
+                                           .progress_bar = false,
+                                           .worker_init = {},
+                                           .worker_exit = {},
+                                           .task_timeout = {},
+                                           .worker_init_timeout = {},
+                                           .worker_exit_timeout = {},
+                                           .progress_bar_options = {},
+                                           .progress_bar_style = {}});
+    EXPECT_EQ(got, squares(5));
+}
+
+}  // namespace
