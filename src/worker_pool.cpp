@@ -52,6 +52,10 @@ void WorkerPool::set_order_tasks(bool order_tasks) {
     detail::set_order_tasks(*live_core(), order_tasks);
 }
 
+void WorkerPool::pass_on_worker_id(bool pass_on) {
+    detail::set_pass_worker_id(*live_core(), pass_on);
+}
+
 void WorkerPool::stop_and_join() { detail::stop_and_join(*live_core()); }
 
 void WorkerPool::terminate() noexcept {

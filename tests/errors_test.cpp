@@ -225,7 +225,6 @@ TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
         }
         return false;
     };
-    EXPECT_TRUE(rejects([&] { WorkerPool({.pass_worker_id = true, .start_method = method}); }));
     EXPECT_TRUE(rejects([&] { WorkerPool({.use_worker_state = true, .start_method = method}); }));
     EXPECT_TRUE(rejects([&] { WorkerPool({.cpu_ids = {0}, .start_method = method}); }));
     EXPECT_TRUE(rejects([&] { WorkerPool({.shared_objects = 1, .start_method = method}); }));

@@ -81,6 +81,9 @@ public:
     /// capture-less lambdas, function objects with `serialize`); otherwise they are restarted
     /// so that they never run a stale copy of captured state.
     void set_keep_alive(bool keep_alive = true);
+    /// Passes each worker's id (0 to n_jobs - 1) as the first argument of the task function, or
+    /// stops doing so. Changing it restarts the workers at the next call, as in MPIRE.
+    void pass_on_worker_id(bool pass_on = true);
     /// Hands chunk i to worker i mod n_jobs instead of to whichever worker is free.
     void set_order_tasks(bool order_tasks = true);
 
@@ -99,18 +102,26 @@ public:
 
 private:
     template <class F, class R>
-    using ResultOf = detail::task_result_t<std::decay_t<F>, std::ranges::range_value_t<R>>;
+    using SignatureOf = detail::TaskSignature<std::decay_t<F>, std::ranges::range_value_t<R>>;
+    template <class F, class R>
+    using ResultOf = typename SignatureOf<F, R>::Result;
 
     template <class F, class R>
     // Reports the first problem only; callers compile nothing else when it returns false, so
     // the user reads mpire's message and not pages of errors from deeper templates.
     static constexpr bool check_task_types() {
         using Element = std::ranges::range_value_t<R>;
-        if constexpr (!detail::is_task_callable<std::decay_t<F>, Element>) {
-            static_assert(detail::is_task_callable<std::decay_t<F>, Element>,
+        if constexpr (!SignatureOf<F, R>::callable) {
+            static_assert(SignatureOf<F, R>::callable,
                           "mpire: the function cannot be called with the elements of the input. "
                           "It must accept one element, or, when the elements are tuples or "
-                          "pairs, their members as separate parameters.");
+                          "pairs, their members as separate parameters (after a leading worker "
+                          "id when pass_worker_id is set).");
+            return false;
+        } else if constexpr (!SignatureOf<F, R>::results_agree) {
+            static_assert(SignatureOf<F, R>::results_agree,
+                          "mpire: the function returns different types with and without a "
+                          "leading worker id; give its first parameter a concrete type.");
             return false;
         } else if constexpr (!is_transferable_v<Element>) {
             static_assert(is_transferable_v<Element>,
@@ -137,9 +148,13 @@ private:
         if constexpr (std::ranges::sized_range<R>) {
             input_size = static_cast<std::uint64_t>(std::ranges::size(inputs));
         }
+        const bool pass_worker_id = detail::pass_worker_id_of(*live_core());
+        detail::check_worker_id_use(pass_worker_id, SignatureOf<F, R>::with_id,
+                                    SignatureOf<F, R>::without_id);
         detail::RunPlan out;
         out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
-        auto kernel = std::make_unique<detail::TaskKernel<Fn, Element>>(std::forward<F>(f));
+        auto kernel =
+            std::make_unique<detail::TaskKernel<Fn, Element>>(std::forward<F>(f), pass_worker_id);
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);
         out.source = std::make_unique<detail::RangeSource<std::views::all_t<R>>>(

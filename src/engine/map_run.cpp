@@ -124,16 +124,22 @@ private:
         const int n = backend_.n_workers();
         bool restart = false;
         for (int w = 0; w < n && !restart; ++w) {
-            restart = backend_.running(w) && core_->installed_run[w] != run_id_ &&
-                      !backend_.install(w, *kernel_, shipping_);
+            if (!backend_.running(w)) continue;
+            restart =
+                core_->started_setup[w] != core_->worker_setup ||
+                (core_->installed_run[w] != run_id_ && !backend_.install(w, *kernel_, shipping_));
         }
         if (restart) {
-            // A callable that cannot be shipped reaches workers only through a fresh fork.
+            // Workers that started under an older setup, or that cannot receive this callable
+            // (it cannot be shipped), get it through a fresh start instead.
             backend_.join_all();
             core_->forget_workers();
         }
         for (int w = 0; w < n; ++w) {
-            if (!backend_.running(w)) backend_.start(w, *kernel_);
+            if (!backend_.running(w)) {
+                backend_.start(w, *kernel_);
+                core_->started_setup[w] = core_->worker_setup;
+            }
             core_->installed_run[w] = run_id_;
         }
     }

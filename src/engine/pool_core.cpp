@@ -50,7 +50,8 @@ std::unique_ptr<Backend> make_backend(const PoolOptions& options, int n_jobs) {
 PoolCore::PoolCore(const PoolOptions& options)
     : n_jobs(validated_n_jobs(options)),
       keep_alive(options.keep_alive),
-      order_tasks(options.order_tasks) {
+      order_tasks(options.order_tasks),
+      pass_worker_id(options.pass_worker_id) {
     if (inside_daemon_worker()) {
         throw std::logic_error(
             "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "
@@ -58,11 +59,11 @@ PoolCore::PoolCore(const PoolOptions& options)
     }
     reject_unsupported(!options.cpu_ids.empty(), "cpu_ids");
     reject_unsupported(!options.shared_objects.empty(), "shared_objects");
-    reject_unsupported(options.pass_worker_id, "pass_worker_id");
     reject_unsupported(options.use_worker_state, "use_worker_state");
     reject_unsupported(options.enable_insights, "enable_insights");
     backend = make_backend(options, static_cast<int>(n_jobs));
     installed_run.assign(n_jobs, 0);
+    started_setup.assign(n_jobs, 0);
 }
 
 void PoolCore::forget_workers() noexcept { installed_run.assign(installed_run.size(), 0); }
@@ -76,6 +77,27 @@ std::size_t n_jobs_of(const PoolCore& core) noexcept { return core.n_jobs; }
 void set_keep_alive(PoolCore& core, bool keep_alive) { core.keep_alive = keep_alive; }
 
 void set_order_tasks(PoolCore& core, bool order_tasks) { core.order_tasks = order_tasks; }
+
+bool pass_worker_id_of(const PoolCore& core) noexcept { return core.pass_worker_id; }
+
+void set_pass_worker_id(PoolCore& core, bool pass_worker_id) {
+    if (core.pass_worker_id == pass_worker_id) return;
+    core.pass_worker_id = pass_worker_id;
+    ++core.worker_setup;
+}
+
+void check_worker_id_use(bool pass_worker_id, bool accepts_worker_id, bool accepts_without_id) {
+    if (pass_worker_id && !accepts_worker_id) {
+        throw std::invalid_argument(
+            "mpire: pass_worker_id is set, but the function does not take the worker id (an int) "
+            "as its first parameter");
+    }
+    if (!pass_worker_id && !accepts_without_id) {
+        throw std::invalid_argument(
+            "mpire: the function takes a worker id as its first parameter; set pass_worker_id "
+            "(or call pass_on_worker_id()) to pass it");
+    }
+}
 
 void stop_and_join(PoolCore& core) {
     if (core.busy) {

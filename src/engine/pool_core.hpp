@@ -17,6 +17,10 @@ public:
     std::size_t n_jobs;
     bool keep_alive;
     bool order_tasks;
+    bool pass_worker_id;
+    /// Bumped when an option that MPIRE applies only to fresh workers changes (pass_worker_id);
+    /// workers started under an older setup are restarted at the next call.
+    std::uint64_t worker_setup = 0;
     std::unique_ptr<Backend> backend;
 
     /// A map call is running (only one at a time).
@@ -26,8 +30,9 @@ public:
     /// Bumped by terminate(): a run from an earlier epoch has lost its workers.
     std::uint64_t epoch = 0;
     std::uint64_t last_run_id = 0;
-    /// Per worker: the run whose kernel it holds, 0 when none.
+    /// Per worker: the run whose kernel it holds, 0 when none, and the setup it started under.
     std::vector<std::uint64_t> installed_run;
+    std::vector<std::uint64_t> started_setup;
 
     void forget_workers() noexcept;
 };

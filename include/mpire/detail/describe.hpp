@@ -28,15 +28,18 @@ void describe_one(std::string& out, std::size_t position, const T& value) {
 /// The arguments a task received, the way MPIRE prints them: "Arg 0: 3, Arg 1: 4". Only called
 /// when a task failed, never on the hot path.
 template <class F, class E>
-std::string describe_task_args(const E& element) {
+std::string describe_task_args(const E& element, bool pass_worker_id) {
     std::string out;
     if constexpr (is_specialization_of<E, SingleArgument>) {
         describe_one(out, 0, element.value);
-    } else if constexpr (call_style<F, E>() == CallStyle::unpacked_rvalue ||
-                         call_style<F, E>() == CallStyle::unpacked_lvalue) {
-        std::size_t position = 0;
-        std::apply([&](const auto&... args) { (describe_one(out, position++, args), ...); },
-                   element);
+    } else if constexpr (is_unpackable<E>) {
+        if (TaskSignature<F, E>::unpacks(pass_worker_id)) {
+            std::size_t position = 0;
+            std::apply([&](const auto&... args) { (describe_one(out, position++, args), ...); },
+                       element);
+        } else {
+            describe_one(out, 0, element);
+        }
     } else {
         describe_one(out, 0, element);
     }

@@ -99,6 +99,10 @@ class PoolCore;
 [[nodiscard]] std::size_t n_jobs_of(const PoolCore& core) noexcept;
 void set_keep_alive(PoolCore& core, bool keep_alive);
 void set_order_tasks(PoolCore& core, bool order_tasks);
+[[nodiscard]] bool pass_worker_id_of(const PoolCore& core) noexcept;
+void set_pass_worker_id(PoolCore& core, bool pass_worker_id);
+/// Throws std::invalid_argument when the function does not accept the form the pool will use.
+void check_worker_id_use(bool pass_worker_id, bool accepts_worker_id, bool accepts_without_id);
 void stop_and_join(PoolCore& core);
 void terminate(PoolCore& core) noexcept;
 /// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.

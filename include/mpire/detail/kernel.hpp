@@ -33,11 +33,13 @@ inline constexpr bool is_shippable = std::is_pointer_v<F> ||
 template <class F, class E>
 class TaskKernel final : public Kernel {
 public:
-    using Result = stored_result_t<task_result_t<F, E>>;
+    using Signature = TaskSignature<F, E>;
+    using Result = stored_result_t<typename Signature::Result>;
     using Items = std::vector<E>;
     using Results = std::vector<Result>;
 
-    explicit TaskKernel(F f) : f_(std::move(f)) {}
+    /// `pass_worker_id` must name a form the function accepts (the front end checks).
+    TaskKernel(F f, bool pass_worker_id) : f_(std::move(f)), pass_worker_id_(pass_worker_id) {}
 
     bool run_bytes(const WorkerContext& context, ByteReader& in, ByteBuffer& out,
                    TaskError& error) override {
@@ -48,7 +50,7 @@ public:
             E item{};
             try {
                 decode(in, item);  // a user type's load() may throw: that is the task failing
-                encode(out, call<true>(item));
+                encode(out, call<true>(context, item));
             } catch (...) {
                 // The call may have moved from `item`: decode it again for the message.
                 error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
@@ -66,10 +68,11 @@ public:
         results.reserve(items.size());
         for (std::size_t i = 0; i < items.size(); ++i) {
             try {
-                results.push_back(call<false>(items[i]));
+                results.push_back(call<false>(context, items[i]));
             } catch (...) {
-                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
-                                                  describe_task_args<F, E>(items[i]));
+                error =
+                    capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+                                              describe_task_args<F, E>(items[i], pass_worker_id_));
                 return false;
             }
         }
@@ -80,7 +83,8 @@ public:
     [[nodiscard]] std::string describe_chunk(const Payload& chunk) const override {
         if (chunk.box) {
             const Items& items = static_cast<const TypedBox<Items>&>(*chunk.box).value;
-            return items.empty() ? std::string() : describe_task_args<F, E>(items.front());
+            return items.empty() ? std::string()
+                                 : describe_task_args<F, E>(items.front(), pass_worker_id_);
         }
         ByteReader in(chunk.bytes.view().subspan(frame_header_size));
         if (decode_size(in) == 0) return {};
@@ -88,16 +92,18 @@ public:
     }
 
     static std::unique_ptr<Kernel> rebuild(ByteReader& state) {
+        bool pass_worker_id = false;
+        decode(state, pass_worker_id);
         if constexpr (std::is_pointer_v<F>) {
             F f = nullptr;
             state.read(&f, sizeof f);
-            return std::make_unique<TaskKernel>(f);
+            return std::make_unique<TaskKernel>(f, pass_worker_id);
         } else if constexpr (std::is_empty_v<F> && std::is_default_constructible_v<F>) {
-            return std::make_unique<TaskKernel>(F{});
+            return std::make_unique<TaskKernel>(F{}, pass_worker_id);
         } else if constexpr (is_shippable<F>) {
             F f{};
             decode(state, f);
-            return std::make_unique<TaskKernel>(std::move(f));
+            return std::make_unique<TaskKernel>(std::move(f), pass_worker_id);
         } else {
             return nullptr;
         }
@@ -107,6 +113,7 @@ public:
         KernelShipping out;
         if constexpr (is_shippable<F>) {
             out.factory = &TaskKernel::rebuild;
+            encode(out.state, pass_worker_id_);
             if constexpr (std::is_pointer_v<F>) {
                 out.state.append(&f_, sizeof f_);
             } else if constexpr (!std::is_empty_v<F>) {
@@ -118,11 +125,11 @@ public:
 
 private:
     // Only for messages about a failure: never throws, so it cannot replace that failure.
-    static std::string describe_encoded(ByteReader in) noexcept {
+    std::string describe_encoded(ByteReader in) const noexcept {
         try {
             E element{};
             decode(in, element);
-            return describe_task_args<F, E>(element);
+            return describe_task_args<F, E>(element, pass_worker_id_);
         } catch (...) {
             return "<arguments could not be decoded>";
         }
@@ -131,16 +138,29 @@ private:
     // Process workers may move a decoded element into the call (they can decode it again for
     // an error message); threading workers keep theirs intact for that message.
     template <bool PreferMove>
-    Result call(E& item) {
-        if constexpr (std::is_void_v<task_result_t<F, E>>) {
-            invoke_task<PreferMove>(f_, item);
+    Result call(const WorkerContext& context, E& item) {
+        if constexpr (Signature::with_id && Signature::without_id) {
+            return pass_worker_id_ ? call_as<PreferMove>(item, WorkerId{context.worker_id})
+                                   : call_as<PreferMove>(item);
+        } else if constexpr (Signature::with_id) {
+            return call_as<PreferMove>(item, WorkerId{context.worker_id});
+        } else {
+            return call_as<PreferMove>(item);
+        }
+    }
+
+    template <bool PreferMove, class... Lead>
+    Result call_as(E& item, Lead... lead) {
+        if constexpr (std::is_void_v<task_result_t<F, E, Lead...>>) {
+            invoke_task<PreferMove>(f_, item, lead...);
             return {};
         } else {
-            return invoke_task<PreferMove>(f_, item);
+            return invoke_task<PreferMove>(f_, item, lead...);
         }
     }
 
     F f_;
+    bool pass_worker_id_;
 };
 
 /// Pulls tasks from a user's input range, lazily, one chunk at a time.
