@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "engine/cpu_ids.hpp"
 #include "engine/worker_identity.hpp"
 #include "launch/fork_backend.hpp"
 #include "launch/thread_backend.hpp"
@@ -30,12 +31,14 @@ std::size_t validated_n_jobs(const PoolOptions& options) {
     return static_cast<std::size_t>(*options.n_jobs);
 }
 
-std::unique_ptr<Backend> make_backend(const PoolOptions& options, int n_jobs) {
+std::unique_ptr<Backend> make_backend(const PoolOptions& options, std::size_t n_jobs) {
+    WorkerSetup setup{options.daemon, cpu_sets_per_worker(options.cpu_ids, n_jobs)};
+    const int n = static_cast<int>(n_jobs);
     switch (options.start_method) {
         case StartMethod::fork:
-            return std::make_unique<ForkBackend>(n_jobs, options.daemon);
+            return std::make_unique<ForkBackend>(n, std::move(setup));
         case StartMethod::threading:
-            return std::make_unique<ThreadBackend>(n_jobs, options.daemon);
+            return std::make_unique<ThreadBackend>(n, std::move(setup));
         case StartMethod::forkserver:
         case StartMethod::spawn:
             break;
@@ -57,11 +60,10 @@ PoolCore::PoolCore(const PoolOptions& options)
             "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "
             "daemon = false to nest pools");
     }
-    reject_unsupported(!options.cpu_ids.empty(), "cpu_ids");
     reject_unsupported(!options.shared_objects.empty(), "shared_objects");
     reject_unsupported(options.use_worker_state, "use_worker_state");
     reject_unsupported(options.enable_insights, "enable_insights");
-    backend = make_backend(options, static_cast<int>(n_jobs));
+    backend = make_backend(options, n_jobs);
     installed_run.assign(n_jobs, 0);
     started_setup.assign(n_jobs, 0);
 }

@@ -1,5 +1,4 @@
 #include <fmt/format.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,17 +7,7 @@
 
 #include "mpire/detail/engine.hpp"
 
-namespace mpire {
-
-std::size_t cpu_count() {
-    cpu_set_t allowed;
-    CPU_ZERO(&allowed);
-    if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return 1;
-    const int n = CPU_COUNT(&allowed);
-    return n > 0 ? static_cast<std::size_t>(n) : 1;
-}
-
-namespace detail {
+namespace mpire::detail {
 
 namespace {
 
@@ -106,5 +95,4 @@ RunSettings resolve_run_settings(const MapOptions& options, std::optional<std::u
     return settings;
 }
 
-}  // namespace detail
-}  // namespace mpire
+}  // namespace mpire::detail

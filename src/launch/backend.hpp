@@ -25,6 +25,12 @@ struct WorkerEvent {
     int signal = 0;
 };
 
+/// How every worker of a pool is set up when it starts.
+struct WorkerSetup {
+    bool daemon = true;
+    std::vector<std::vector<int>> cpu_sets;  // per worker; empty: no pinning
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;

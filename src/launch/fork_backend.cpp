@@ -12,13 +12,18 @@
 #include "engine/worker_identity.hpp"
 #include "launch/process_worker.hpp"
 #include "mpire/codec.hpp"
+#include "posix/affinity.hpp"
 #include "posix/process.hpp"
 #include "transport/frame.hpp"
 
 namespace mpire::detail {
 
-ForkBackend::ForkBackend(int n_workers, bool daemon)
-    : workers_(static_cast<std::size_t>(n_workers)), daemon_(daemon) {}
+namespace {
+constexpr int exit_setup_failed = 71;  // EX_OSERR: the worker could not be set up
+}  // namespace
+
+ForkBackend::ForkBackend(int n_workers, WorkerSetup setup)
+    : workers_(static_cast<std::size_t>(n_workers)), setup_(std::move(setup)) {}
 
 ForkBackend::~ForkBackend() { kill_all(); }
 
@@ -69,7 +74,14 @@ void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& ker
         if (other.channel) ::close(other.channel->fd());
         if (other.pidfd.valid()) ::close(other.pidfd.get());
     }
-    if (daemon_) mark_process_as_daemon_worker();
+    if (setup_.daemon) mark_process_as_daemon_worker();
+    if (!setup_.cpu_sets.empty()) {
+        try {
+            posix::pin_current_thread(setup_.cpu_sets[static_cast<std::size_t>(worker)]);
+        } catch (...) {
+            ::_exit(exit_setup_failed);
+        }
+    }
     const int status = serve_as_process_worker(channel.get(), worker, kernel);
     std::fflush(nullptr);
     // _exit: the parent's atexit handlers and static destructors are not the child's to run.

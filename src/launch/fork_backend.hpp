@@ -16,7 +16,7 @@ namespace mpire::detail {
 /// so a result, a failure and a death are all noticed the moment they happen.
 class ForkBackend final : public Backend {
 public:
-    ForkBackend(int n_workers, bool daemon);
+    ForkBackend(int n_workers, WorkerSetup setup);
     ~ForkBackend() override;
     ForkBackend(const ForkBackend&) = delete;
     ForkBackend& operator=(const ForkBackend&) = delete;
@@ -50,7 +50,7 @@ private:
     [[noreturn]] void become_worker(int worker, posix::UniqueFd channel, Kernel& kernel);
 
     std::vector<Worker> workers_;
-    bool daemon_;
+    WorkerSetup setup_;
 };
 
 }  // namespace mpire::detail

@@ -1,10 +1,11 @@
 #include "launch/thread_backend.hpp"
 
 #include "engine/worker_identity.hpp"
+#include "posix/affinity.hpp"
 
 namespace mpire::detail {
 
-ThreadBackend::ThreadBackend(int n_workers, bool daemon) : daemon_(daemon) {
+ThreadBackend::ThreadBackend(int n_workers, WorkerSetup setup) : setup_(std::move(setup)) {
     for (int i = 0; i < n_workers; ++i) workers_.push_back(std::make_unique<Worker>());
 }
 
@@ -15,8 +16,12 @@ bool ThreadBackend::running(int worker) {
 }
 
 void ThreadBackend::start(int worker, Kernel& kernel) {
-    workers_[static_cast<std::size_t>(worker)]->thread =
-        std::thread([this, worker, k = &kernel] { serve(worker, k); });
+    std::thread& thread = workers_[static_cast<std::size_t>(worker)]->thread;
+    thread = std::thread([this, worker, k = &kernel] { serve(worker, k); });
+    if (!setup_.cpu_sets.empty()) {
+        posix::pin_thread(thread.native_handle(),
+                          setup_.cpu_sets[static_cast<std::size_t>(worker)]);
+    }
 }
 
 bool ThreadBackend::install(int worker, Kernel& kernel, const KernelShipping& /*shipping*/) {
@@ -38,7 +43,7 @@ void ThreadBackend::post(int worker, Message message) {
 }
 
 void ThreadBackend::serve(int worker, Kernel* kernel) {
-    if (daemon_) mark_thread_as_daemon_worker();
+    if (setup_.daemon) mark_thread_as_daemon_worker();
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
     const WorkerContext context{worker};
     for (;;) {

@@ -15,7 +15,7 @@ namespace mpire::detail {
 /// never serialized; each worker has its own inbox and all share one event queue.
 class ThreadBackend final : public Backend {
 public:
-    ThreadBackend(int n_workers, bool daemon);
+    ThreadBackend(int n_workers, WorkerSetup setup);
     ~ThreadBackend() override;
     ThreadBackend(const ThreadBackend&) = delete;
     ThreadBackend& operator=(const ThreadBackend&) = delete;
@@ -51,7 +51,7 @@ private:
     void stop_all(bool drop_queued) noexcept;
 
     std::vector<std::unique_ptr<Worker>> workers_;
-    bool daemon_;
+    WorkerSetup setup_;
     std::mutex events_mutex_;
     std::condition_variable events_ready_;
     std::vector<WorkerEvent> events_;
