@@ -232,7 +232,6 @@ TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
     EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::forkserver}); }));
     WorkerPool pool(options());
     const auto inputs = std::views::iota(0, 3);
-    EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.worker_lifespan = 1}); }));
     EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.progress_bar = true}); }));
     EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.worker_init = [] {}}); }));
     EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.worker_exit = [] {}}); }));

@@ -32,7 +32,7 @@ public:
           source_(std::move(plan.source)),
           settings_(plan.settings),
           sizer_(plan.settings.chunk_size),
-          chunks_per_worker_(core_->n_jobs, 0) {
+          workers_(core_->n_jobs) {
         epoch_ = core_->epoch;
         run_id_ = ++core_->last_run_id;
         try {
@@ -73,7 +73,7 @@ public:
             for (;;) {
                 dispatch();
                 if (take_ready(out)) return true;
-                if (input_done_ && in_flight_.empty()) {
+                if (input_done_ && in_flight_.empty() && !any_retiring()) {
                     finish();
                     return false;
                 }
@@ -139,20 +139,56 @@ private:
             if (!backend_.running(w)) {
                 backend_.start(w, *kernel_);
                 core_->started_setup[w] = core_->worker_setup;
+                core_->tasks_given[w] = 0;
             }
             core_->installed_run[w] = run_id_;
+            // A kept-alive worker may have used up this call's lifespan in earlier calls.
+            count_tasks_given(static_cast<std::size_t>(w), 0);
+            if (workers_[w].retiring) backend_.stop(w);
         }
     }
 
+    bool can_take_chunk(std::size_t w) const {
+        return !workers_[w].retiring && workers_[w].queued_chunks < chunks_per_worker_limit;
+    }
+
     int pick_worker() const {
-        const std::size_t n = chunks_per_worker_.size();
+        const std::size_t n = workers_.size();
         if (core_->order_tasks) {
             const auto w = static_cast<std::size_t>(next_chunk_ % n);
-            return chunks_per_worker_[w] < chunks_per_worker_limit ? static_cast<int>(w) : -1;
+            return can_take_chunk(w) ? static_cast<int>(w) : -1;
         }
-        const auto least = std::min_element(chunks_per_worker_.begin(), chunks_per_worker_.end());
-        if (*least >= chunks_per_worker_limit) return -1;
-        return static_cast<int>(least - chunks_per_worker_.begin());
+        int best = -1;
+        for (std::size_t w = 0; w < n; ++w) {
+            if (can_take_chunk(w) &&
+                (best < 0 || workers_[w].queued_chunks <
+                                 workers_[static_cast<std::size_t>(best)].queued_chunks)) {
+                best = static_cast<int>(w);
+            }
+        }
+        return best;
+    }
+
+    bool any_retiring() const {
+        return std::any_of(workers_.begin(), workers_.end(),
+                           [](const WorkerState& w) { return w.retiring; });
+    }
+
+    // worker_lifespan: a worker that was given its share takes no more chunks and is replaced
+    // once the ones it holds are done.
+    void count_tasks_given(std::size_t w, std::size_t n_tasks) {
+        core_->tasks_given[w] += n_tasks;
+        if (settings_.worker_lifespan && core_->tasks_given[w] >= *settings_.worker_lifespan) {
+            workers_[w].retiring = true;
+        }
+    }
+
+    void replace_worker(int worker) {
+        const auto w = static_cast<std::size_t>(worker);
+        backend_.start(worker, *kernel_);
+        core_->started_setup[w] = core_->worker_setup;
+        core_->tasks_given[w] = 0;
+        workers_[w] = WorkerState{};
     }
 
     std::size_t peek_chunk_size() {
@@ -192,7 +228,8 @@ private:
                 in_flight_.emplace(id, InFlight{tasks_taken_, taken, worker, std::move(chunk)});
             tasks_taken_ += taken;
             tasks_in_flight_ += taken;
-            ++chunks_per_worker_[static_cast<std::size_t>(worker)];
+            ++workers_[static_cast<std::size_t>(worker)].queued_chunks;
+            count_tasks_given(static_cast<std::size_t>(worker), taken);
             backend_.send_chunk(worker, id, placed.first->second.chunk);
         }
     }
@@ -223,7 +260,8 @@ private:
                 const InFlight& chunk = found->second;
                 CompletedChunk done{event.chunk_id, chunk.first_task, chunk.n_tasks,
                                     std::move(event.results)};
-                --chunks_per_worker_[static_cast<std::size_t>(chunk.worker)];
+                WorkerState& worker = workers_[static_cast<std::size_t>(chunk.worker)];
+                if (--worker.queued_chunks == 0 && worker.retiring) backend_.stop(chunk.worker);
                 if (!settings_.lazy) tasks_in_flight_ -= chunk.n_tasks;
                 in_flight_.erase(found);
                 if (settings_.ordered) {
@@ -243,6 +281,16 @@ private:
             }
             case WorkerEvent::Kind::worker_died:
                 record_failure([this, &event] { handle_death(event); });
+                return;
+            case WorkerEvent::Kind::worker_exited:
+                // A retired worker; once the input is done it is started again only for a pool
+                // that keeps its workers alive.
+                if (!input_done_ || core_->keep_alive) {
+                    replace_worker(event.worker);
+                } else {
+                    workers_[static_cast<std::size_t>(event.worker)] = WorkerState{};
+                    core_->tasks_given[static_cast<std::size_t>(event.worker)] = 0;
+                }
                 return;
         }
     }
@@ -270,7 +318,7 @@ private:
         }
         if (running == nullptr) {
             // It died while idle (killed from outside): replace it and carry on.
-            backend_.start(event.worker, *kernel_);
+            replace_worker(event.worker);
             return;
         }
         const posix::ExitStatus status{event.exit_code, event.signal};
@@ -328,7 +376,11 @@ private:
     bool input_done_ = false;
     std::optional<std::size_t> next_chunk_size_;  // drawn from the sizer, not sent yet
     std::unordered_map<std::uint64_t, InFlight> in_flight_;
-    std::vector<std::size_t> chunks_per_worker_;
+    struct WorkerState {
+        std::size_t queued_chunks = 0;
+        bool retiring = false;  // reached worker_lifespan; replaced when its chunks end
+    };
+    std::vector<WorkerState> workers_;
     std::map<std::uint64_t, CompletedChunk> ready_in_order_;
     std::deque<CompletedChunk> ready_;
     std::vector<WorkerEvent> events_;

@@ -66,9 +66,13 @@ PoolCore::PoolCore(const PoolOptions& options)
     backend = make_backend(options, n_jobs);
     installed_run.assign(n_jobs, 0);
     started_setup.assign(n_jobs, 0);
+    tasks_given.assign(n_jobs, 0);
 }
 
-void PoolCore::forget_workers() noexcept { installed_run.assign(installed_run.size(), 0); }
+void PoolCore::forget_workers() noexcept {
+    installed_run.assign(installed_run.size(), 0);
+    tasks_given.assign(tasks_given.size(), 0);
+}
 
 std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options) {
     return std::make_shared<PoolCore>(options);

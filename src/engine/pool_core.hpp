@@ -33,6 +33,8 @@ public:
     /// Per worker: the run whose kernel it holds, 0 when none, and the setup it started under.
     std::vector<std::uint64_t> installed_run;
     std::vector<std::uint64_t> started_setup;
+    /// Per worker: tasks given to it since it started, across calls (worker_lifespan).
+    std::vector<std::uint64_t> tasks_given;
 
     void forget_workers() noexcept;
 };

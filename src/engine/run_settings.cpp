@@ -38,7 +38,6 @@ void validate(const MapOptions& options) {
          {options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout}) {
         require(!timeout || timeout->count() > 0, "mpire: timeouts must be positive");
     }
-    reject_unsupported(options.worker_lifespan.has_value(), "worker_lifespan");
     reject_unsupported(options.progress_bar, "progress_bar");
     reject_unsupported(!options.worker_init.empty(), "worker_init");
     reject_unsupported(!options.worker_exit.empty(), "worker_exit");
@@ -58,6 +57,9 @@ RunSettings resolve_run_settings(const MapOptions& options, std::optional<std::u
     RunSettings settings;
     settings.ordered = ordered;
     settings.lazy = lazy;
+    if (options.worker_lifespan) {
+        settings.worker_lifespan = static_cast<std::uint64_t>(*options.worker_lifespan);
+    }
     if (options.iterable_len)
         settings.task_limit = static_cast<std::uint64_t>(*options.iterable_len);
 

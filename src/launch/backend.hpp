@@ -12,9 +12,10 @@ namespace mpire::detail {
 
 struct WorkerEvent {
     enum class Kind {
-        chunk_done,    // `results` holds chunk `chunk_id`'s results
-        chunk_failed,  // a task of chunk `chunk_id` threw: `error`
-        worker_died,   // the worker ended without being asked to: `exit_code` / `signal`
+        chunk_done,     // `results` holds chunk `chunk_id`'s results
+        chunk_failed,   // a task of chunk `chunk_id` threw: `error`
+        worker_died,    // the worker ended without being asked to: `exit_code` / `signal`
+        worker_exited,  // the worker ended after `stop(worker)`
     };
     Kind kind = Kind::chunk_done;
     int worker = 0;
@@ -50,6 +51,9 @@ public:
     /// `frame_header_size` bytes reserved for them), which the caller keeps alive
     /// until the chunk's event arrived or `kill_all()`; thread backends take `chunk.box`.
     virtual void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) = 0;
+    /// Asks one worker to exit after its queued work; its end arrives as a worker_exited event,
+    /// after which `start` may run it again.
+    virtual void stop(int worker) = 0;
     /// Blocks until at least one event happened and appends it to `events`.
     virtual void wait(std::vector<WorkerEvent>& events) = 0;
 

@@ -30,8 +30,13 @@ ForkBackend::~ForkBackend() { kill_all(); }
 bool ForkBackend::running(int worker) {
     Worker& w = workers_[static_cast<std::size_t>(worker)];
     if (w.pid <= 0) return false;
+    // A worker told to stop is on its way out: wait for it rather than give it work.
     pollfd handle{w.pidfd.get(), POLLIN, 0};
-    if (::poll(&handle, 1, 0) > 0) {
+    int ready = 0;
+    do {
+        ready = ::poll(&handle, 1, w.stopping ? -1 : 0);
+    } while (ready < 0 && errno == EINTR);
+    if (ready > 0) {
         std::vector<WorkerEvent> ignored;  // it was idle: nothing it sent can matter any more
         handle_exit(worker, ignored);
         return false;
@@ -167,24 +172,26 @@ void ForkBackend::handle_exit(int worker, std::vector<WorkerEvent>& events) {
     const posix::ExitStatus status = posix::reap(w.pid);
     const bool expected = w.stopping;
     w = Worker{};
-    if (expected) return;
     WorkerEvent event;
-    event.kind = WorkerEvent::Kind::worker_died;
+    event.kind = expected ? WorkerEvent::Kind::worker_exited : WorkerEvent::Kind::worker_died;
     event.worker = worker;
     event.exit_code = status.exit_code;
     event.signal = status.signal;
     events.push_back(std::move(event));
 }
 
+void ForkBackend::stop(int worker) {
+    Worker& w = workers_[static_cast<std::size_t>(worker)];
+    if (w.pid <= 0 || w.stopping) return;
+    ByteBuffer frame;
+    transport::begin_frame(frame);
+    transport::finish_frame(frame, transport::FrameType::stop, 0);
+    w.stopping = true;
+    w.channel->send_owned(std::move(frame));
+}
+
 void ForkBackend::join_all() {
-    for (Worker& w : workers_) {
-        if (w.pid <= 0 || w.stopping) continue;
-        ByteBuffer frame;
-        transport::begin_frame(frame);
-        transport::finish_frame(frame, transport::FrameType::stop, 0);
-        w.stopping = true;
-        w.channel->send_owned(std::move(frame));
-    }
+    for (int worker = 0; worker < n_workers(); ++worker) stop(worker);
     std::vector<WorkerEvent> ignored;
     for (;;) {
         bool any = false;

@@ -29,6 +29,7 @@ public:
     void start(int worker, Kernel& kernel) override;
     bool install(int worker, Kernel& kernel, const KernelShipping& shipping) override;
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
+    void stop(int worker) override;
     void wait(std::vector<WorkerEvent>& events) override;
     void join_all() override;
     void kill_all() noexcept override;

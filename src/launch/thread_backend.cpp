@@ -12,11 +12,15 @@ ThreadBackend::ThreadBackend(int n_workers, WorkerSetup setup) : setup_(std::mov
 ThreadBackend::~ThreadBackend() { kill_all(); }
 
 bool ThreadBackend::running(int worker) {
-    return workers_[static_cast<std::size_t>(worker)]->thread.joinable();
+    Worker& w = *workers_[static_cast<std::size_t>(worker)];
+    const std::lock_guard lock(w.mutex);
+    return w.thread.joinable() && !w.returned;
 }
 
 void ThreadBackend::start(int worker, Kernel& kernel) {
     std::thread& thread = workers_[static_cast<std::size_t>(worker)]->thread;
+    if (thread.joinable()) thread.join();  // it was stopped and has returned, or is returning
+    workers_[static_cast<std::size_t>(worker)]->returned = false;
     thread = std::thread([this, worker, k = &kernel] { serve(worker, k); });
     if (!setup_.cpu_sets.empty()) {
         posix::pin_thread(thread.native_handle(),
@@ -54,7 +58,17 @@ void ThreadBackend::serve(int worker, Kernel* kernel) {
             message = std::move(w.inbox.front());
             w.inbox.pop_front();
         }
-        if (message.kind == Message::Kind::stop) return;
+        if (message.kind == Message::Kind::stop) {
+            {
+                const std::lock_guard lock(w.mutex);
+                w.returned = true;
+            }
+            WorkerEvent exited;
+            exited.kind = WorkerEvent::Kind::worker_exited;
+            exited.worker = worker;
+            push_event(std::move(exited));
+            return;
+        }
         if (message.kind == Message::Kind::install) {
             kernel = message.kernel;
             continue;
@@ -68,12 +82,20 @@ void ThreadBackend::serve(int worker, Kernel* kernel) {
             event.kind = WorkerEvent::Kind::chunk_failed;
         }
         message.chunk.reset();  // the user's elements are destroyed on the worker, not later
-        {
-            const std::lock_guard lock(events_mutex_);
-            events_.push_back(std::move(event));
-        }
-        events_ready_.notify_one();
+        push_event(std::move(event));
     }
+}
+
+void ThreadBackend::push_event(WorkerEvent event) {
+    {
+        const std::lock_guard lock(events_mutex_);
+        events_.push_back(std::move(event));
+    }
+    events_ready_.notify_one();
+}
+
+void ThreadBackend::stop(int worker) {
+    post(worker, Message{Message::Kind::stop, nullptr, 0, nullptr});
 }
 
 void ThreadBackend::wait(std::vector<WorkerEvent>& events) {

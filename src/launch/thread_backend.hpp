@@ -28,6 +28,7 @@ public:
     void start(int worker, Kernel& kernel) override;
     bool install(int worker, Kernel& kernel, const KernelShipping& shipping) override;
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
+    void stop(int worker) override;
     void wait(std::vector<WorkerEvent>& events) override;
     void join_all() override;
     void kill_all() noexcept override;
@@ -44,9 +45,11 @@ private:
         std::mutex mutex;
         std::condition_variable wake;
         std::deque<Message> inbox;
+        bool returned = false;  // serve() is done; the thread only waits to be joined
     };
 
     void post(int worker, Message message);
+    void push_event(WorkerEvent event);
     void serve(int worker, Kernel* kernel);
     void stop_all(bool drop_queued) noexcept;
 

@@ -86,6 +86,7 @@ struct RunSettings {
     std::optional<std::uint64_t> task_limit;  // iterable_len
     std::optional<std::uint64_t> n_tasks;     // when known: the input's size, capped by the limit
     std::uint64_t max_tasks_active = 1;
+    std::optional<std::uint64_t> worker_lifespan;  // tasks after which a worker is replaced
     bool ordered = true;
     /// imap: results count as active until they are handed to the caller, so an iteration the
     /// caller does not advance stops pulling input (bounded memory). map: until they arrive.
