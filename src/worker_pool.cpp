@@ -56,6 +56,14 @@ void WorkerPool::pass_on_worker_id(bool pass_on) {
     detail::set_pass_worker_id(*live_core(), pass_on);
 }
 
+void WorkerPool::set_shared_objects(SharedObjects shared_objects) {
+    detail::set_shared_objects(*live_core(), std::move(shared_objects));
+}
+
+void WorkerPool::set_use_worker_state(bool use_worker_state) {
+    detail::set_use_worker_state(*live_core(), use_worker_state);
+}
+
 void WorkerPool::stop_and_join() { detail::stop_and_join(*live_core()); }
 
 void WorkerPool::terminate() noexcept {

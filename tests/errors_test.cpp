@@ -225,8 +225,6 @@ TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
         }
         return false;
     };
-    EXPECT_TRUE(rejects([&] { WorkerPool({.use_worker_state = true, .start_method = method}); }));
-    EXPECT_TRUE(rejects([&] { WorkerPool({.shared_objects = 1, .start_method = method}); }));
     EXPECT_TRUE(rejects([&] { WorkerPool({.start_method = method, .enable_insights = true}); }));
     EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::spawn}); }));
     EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::forkserver}); }));

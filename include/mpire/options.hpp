@@ -2,9 +2,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 /// Options of `WorkerPool` and of its map calls. Both are aggregates whose fields follow MPIRE's
@@ -45,18 +49,51 @@ private:
     std::vector<std::vector<int>> per_worker_;
 };
 
-/// Objects shared by all workers (copy-on-write under fork). Not supported yet: the field is
-/// here so that option lists written in MPIRE's order compile.
+/// Objects shared by all workers, passed to the task function after the worker id. Under fork
+/// workers inherit them copy-on-write (never serialized, never copied until written); under
+/// threading every worker gets the same object by reference. The function names the type:
+/// `[](const Dataset& data, int x)`.
+///
+///     Dataset data = load();
+///     mpire::WorkerPool pool({.shared_objects = std::cref(data)});   // by reference, no copy
+///     mpire::WorkerPool owner({.shared_objects = load()});            // the pool owns a copy
+///
+/// Several objects go in a struct or a `std::tuple`.
 class SharedObjects {
 public:
     SharedObjects() = default;
+    /// Shares `object` by reference; it must outlive the pool's use of it.
     template <class T>
-    SharedObjects(T&& /*unused*/) : set_(true) {}  // NOLINT(google-explicit-constructor)
+    SharedObjects(std::reference_wrapper<T> object)  // NOLINT(google-explicit-constructor)
+        : object_(std::shared_ptr<void>(), const_cast<std::remove_const_t<T>*>(&object.get())),
+          type_(&typeid(std::remove_const_t<T>)),
+          read_only_(std::is_const_v<T>) {}
+    /// Shares an object the caller already holds in a shared_ptr.
+    template <class T>
+    SharedObjects(std::shared_ptr<T> object)  // NOLINT(google-explicit-constructor)
+        : object_(std::const_pointer_cast<std::remove_const_t<T>>(std::move(object))),
+          type_(&typeid(std::remove_const_t<T>)),
+          read_only_(std::is_const_v<T>) {}
+    /// Moves or copies `object` into the pool once.
+    template <class T>
+    requires(!std::is_same_v<std::remove_cvref_t<T>, SharedObjects>)
+        SharedObjects(T&& object)  // NOLINT(google-explicit-constructor)
+        : object_(std::make_shared<std::remove_cvref_t<T>>(std::forward<T>(object))),
+          type_(&typeid(std::remove_cvref_t<T>)) {}
 
-    [[nodiscard]] bool empty() const noexcept { return !set_; }
+    [[nodiscard]] bool empty() const noexcept { return type_ == nullptr; }
+    [[nodiscard]] void* get() const noexcept { return object_.get(); }
+    /// The object's type, without const; `typeid(void)` when empty.
+    [[nodiscard]] const std::type_info& type() const noexcept {
+        return type_ != nullptr ? *type_ : typeid(void);
+    }
+    /// Shared through a reference or pointer to const: tasks may only take it as const.
+    [[nodiscard]] bool read_only() const noexcept { return read_only_; }
 
 private:
-    bool set_ = false;
+    std::shared_ptr<void> object_;
+    const std::type_info* type_ = nullptr;
+    bool read_only_ = false;
 };
 
 /// Options of the pool itself, in MPIRE's `WorkerPool(...)` parameter order.

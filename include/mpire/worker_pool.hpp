@@ -84,6 +84,12 @@ public:
     /// Passes each worker's id (0 to n_jobs - 1) as the first argument of the task function, or
     /// stops doing so. Changing it restarts the workers at the next call, as in MPIRE.
     void pass_on_worker_id(bool pass_on = true);
+    /// Replaces the objects shared with the workers (see `SharedObjects`); empty stops sharing.
+    /// Workers are restarted at the next call, so that fork workers inherit the new objects.
+    void set_shared_objects(SharedObjects shared_objects = {});
+    /// Gives each worker its own state object, passed after the worker id and shared objects,
+    /// kept across tasks and, with keep_alive, across calls. Changing it restarts the workers.
+    void set_use_worker_state(bool use_worker_state = true);
     /// Hands chunk i to worker i mod n_jobs instead of to whichever worker is free.
     void set_order_tasks(bool order_tasks = true);
 
@@ -115,13 +121,13 @@ private:
             static_assert(SignatureOf<F, R>::callable,
                           "mpire: the function cannot be called with the elements of the input. "
                           "It must accept one element, or, when the elements are tuples or "
-                          "pairs, their members as separate parameters (after a leading worker "
-                          "id when pass_worker_id is set).");
+                          "pairs, their members as separate parameters (after the worker id, "
+                          "shared objects and worker state when the pool passes them).");
             return false;
         } else if constexpr (!SignatureOf<F, R>::results_agree) {
             static_assert(SignatureOf<F, R>::results_agree,
-                          "mpire: the function returns different types with and without a "
-                          "leading worker id; give its first parameter a concrete type.");
+                          "mpire: the function returns different types depending on the leading "
+                          "parameters it is given; give its parameters concrete types.");
             return false;
         } else if constexpr (!is_transferable_v<Element>) {
             static_assert(is_transferable_v<Element>,
@@ -148,13 +154,17 @@ private:
         if constexpr (std::ranges::sized_range<R>) {
             input_size = static_cast<std::uint64_t>(std::ranges::size(inputs));
         }
-        const bool pass_worker_id = detail::pass_worker_id_of(*live_core());
-        detail::check_worker_id_use(pass_worker_id, SignatureOf<F, R>::with_id,
-                                    SignatureOf<F, R>::without_id);
+        const detail::PoolCore& core = *live_core();
+        const detail::LeadFlags lead = detail::lead_flags_of(core);
+        const SharedObjects& shared = detail::shared_objects_of(core);
+        using Signature = SignatureOf<F, R>;
+        const int form = Signature::index_of(lead);
+        detail::check_task_form(lead, Signature::accepts(lead), Signature::shared_type(form),
+                                Signature::shared_mutable(form), shared);
         detail::RunPlan out;
         out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
-        auto kernel =
-            std::make_unique<detail::TaskKernel<Fn, Element>>(std::forward<F>(f), pass_worker_id);
+        auto kernel = std::make_unique<detail::TaskKernel<Fn, Element>>(std::forward<F>(f), lead,
+                                                                        shared.get());
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);
         out.source = std::make_unique<detail::RangeSource<std::views::all_t<R>>>(

@@ -54,14 +54,13 @@ PoolCore::PoolCore(const PoolOptions& options)
     : n_jobs(validated_n_jobs(options)),
       keep_alive(options.keep_alive),
       order_tasks(options.order_tasks),
-      pass_worker_id(options.pass_worker_id) {
+      lead{options.pass_worker_id, !options.shared_objects.empty(), options.use_worker_state},
+      shared_objects(options.shared_objects) {
     if (inside_daemon_worker()) {
         throw std::logic_error(
             "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "
             "daemon = false to nest pools");
     }
-    reject_unsupported(!options.shared_objects.empty(), "shared_objects");
-    reject_unsupported(options.use_worker_state, "use_worker_state");
     reject_unsupported(options.enable_insights, "enable_insights");
     backend = make_backend(options, n_jobs);
     installed_run.assign(n_jobs, 0);
@@ -84,24 +83,59 @@ void set_keep_alive(PoolCore& core, bool keep_alive) { core.keep_alive = keep_al
 
 void set_order_tasks(PoolCore& core, bool order_tasks) { core.order_tasks = order_tasks; }
 
-bool pass_worker_id_of(const PoolCore& core) noexcept { return core.pass_worker_id; }
+LeadFlags lead_flags_of(const PoolCore& core) noexcept { return core.lead; }
 
-void set_pass_worker_id(PoolCore& core, bool pass_worker_id) {
-    if (core.pass_worker_id == pass_worker_id) return;
-    core.pass_worker_id = pass_worker_id;
-    ++core.worker_setup;
+const SharedObjects& shared_objects_of(const PoolCore& core) noexcept {
+    return core.shared_objects;
 }
 
-void check_worker_id_use(bool pass_worker_id, bool accepts_worker_id, bool accepts_without_id) {
-    if (pass_worker_id && !accepts_worker_id) {
-        throw std::invalid_argument(
-            "mpire: pass_worker_id is set, but the function does not take the worker id (an int) "
-            "as its first parameter");
+namespace {
+void change_setup(PoolCore& core, bool& option, bool value) {
+    if (option == value) return;
+    option = value;
+    ++core.worker_setup;
+}
+}  // namespace
+
+void set_pass_worker_id(PoolCore& core, bool pass_worker_id) {
+    change_setup(core, core.lead.worker_id, pass_worker_id);
+}
+
+void set_use_worker_state(PoolCore& core, bool use_worker_state) {
+    change_setup(core, core.lead.worker_state, use_worker_state);
+}
+
+void set_shared_objects(PoolCore& core, SharedObjects shared_objects) {
+    core.lead.shared_objects = !shared_objects.empty();
+    core.shared_objects = std::move(shared_objects);
+    ++core.worker_setup;  // workers inherited the old objects (fork) and must start afresh
+}
+
+void check_task_form(LeadFlags flags, bool accepted, const std::type_info* shared_type_wanted,
+                     bool shared_taken_as_mutable, const SharedObjects& shared_objects) {
+    if (!accepted) {
+        std::string expected;
+        if (flags.worker_id) expected += "the worker id (int), ";
+        if (flags.shared_objects) expected += "the shared objects, ";
+        if (flags.worker_state) expected += "the worker state, ";
+        throw std::invalid_argument(fmt::format(
+            "mpire: the function does not match the pool's settings: its parameters must be {}"
+            "then the task's own arguments (pass_worker_id: {}, shared_objects: {}, "
+            "use_worker_state: {}). Shared objects and worker state take their type from the "
+            "function's parameter, so a generic lambda cannot receive them.",
+            expected.empty() ? std::string("only ") : expected, flags.worker_id,
+            flags.shared_objects, flags.worker_state));
     }
-    if (!pass_worker_id && !accepts_without_id) {
+    if (!flags.shared_objects || shared_type_wanted == nullptr) return;
+    if (*shared_type_wanted != shared_objects.type()) {
+        throw std::invalid_argument(fmt::format(
+            "mpire: the shared objects are a {}, but the function takes a {}",
+            demangle(shared_objects.type().name()), demangle(shared_type_wanted->name())));
+    }
+    if (shared_taken_as_mutable && shared_objects.read_only()) {
         throw std::invalid_argument(
-            "mpire: the function takes a worker id as its first parameter; set pass_worker_id "
-            "(or call pass_on_worker_id()) to pass it");
+            "mpire: the shared objects were given as const (std::cref or shared_ptr<const T>), "
+            "but the function takes them by non-const reference");
     }
 }
 

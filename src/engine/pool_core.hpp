@@ -17,9 +17,11 @@ public:
     std::size_t n_jobs;
     bool keep_alive;
     bool order_tasks;
-    bool pass_worker_id;
-    /// Bumped when an option that MPIRE applies only to fresh workers changes (pass_worker_id);
-    /// workers started under an older setup are restarted at the next call.
+    LeadFlags lead;
+    SharedObjects shared_objects;
+    /// Bumped when an option that MPIRE applies only to fresh workers changes (pass_worker_id,
+    /// shared_objects, use_worker_state); workers started under an older setup are restarted at
+    /// the next call.
     std::uint64_t worker_setup = 0;
     std::unique_ptr<Backend> backend;
 

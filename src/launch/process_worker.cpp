@@ -18,7 +18,7 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexc
     try {
         Kernel* current = &kernel;
         std::unique_ptr<Kernel> shipped;
-        const WorkerContext context{worker_id};
+        WorkerContext context{worker_id, {}};
         ByteBuffer body;
         ByteBuffer reply;
         TaskError error;

@@ -49,7 +49,7 @@ void ThreadBackend::post(int worker, Message message) {
 void ThreadBackend::serve(int worker, Kernel* kernel) {
     if (setup_.daemon) mark_thread_as_daemon_worker();
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
-    const WorkerContext context{worker};
+    WorkerContext context{worker, {}};
     for (;;) {
         Message message;
         {

@@ -28,12 +28,12 @@ void describe_one(std::string& out, std::size_t position, const T& value) {
 /// The arguments a task received, the way MPIRE prints them: "Arg 0: 3, Arg 1: 4". Only called
 /// when a task failed, never on the hot path.
 template <class F, class E>
-std::string describe_task_args(const E& element, bool pass_worker_id) {
+std::string describe_task_args(const E& element, LeadFlags lead) {
     std::string out;
     if constexpr (is_specialization_of<E, SingleArgument>) {
         describe_one(out, 0, element.value);
     } else if constexpr (is_unpackable<E>) {
-        if (TaskSignature<F, E>::unpacks(pass_worker_id)) {
+        if (TaskSignature<F, E>::unpacks(lead)) {
             std::size_t position = 0;
             std::apply([&](const auto&... args) { (describe_one(out, position++, args), ...); },
                        element);

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <typeinfo>
 
 #include "mpire/detail/byte_buffer.hpp"
+#include "mpire/detail/invoke.hpp"
 #include "mpire/detail/task_error.hpp"
 #include "mpire/options.hpp"
 
@@ -33,9 +35,30 @@ struct Payload {
 };
 inline constexpr std::size_t frame_header_size = 24;
 
-/// What a task function sees of the worker it runs on.
+/// A worker's own state object (use_worker_state). It is created, default-constructed, the
+/// first time a function asks for it, and kept for the worker's life while functions ask for
+/// the same type; a function asking for another type gets a fresh object of that type.
+class WorkerStateSlot {
+public:
+    template <class T>
+    T& get() {
+        if (type_ == nullptr || *type_ != typeid(T)) {
+            object_ = Owner(new T(), [](void* p) { delete static_cast<T*>(p); });
+            type_ = &typeid(T);
+        }
+        return *static_cast<T*>(object_.get());
+    }
+
+private:
+    using Owner = std::unique_ptr<void, void (*)(void*)>;
+    Owner object_{nullptr, [](void*) {}};
+    const std::type_info* type_ = nullptr;
+};
+
+/// What a task function sees of the worker it runs on; lives as long as the worker.
 struct WorkerContext {
     int worker_id = 0;
+    WorkerStateSlot state;
 };
 
 /// A user function turned into something that runs a chunk of tasks. It is built in the
@@ -45,10 +68,10 @@ public:
     virtual ~Kernel() = default;
     /// Process workers: decodes the items after `in`'s position, runs them and appends the
     /// encoded results to `out`. Returns false and fills `error` when a task throws.
-    virtual bool run_bytes(const WorkerContext& context, ByteReader& in, ByteBuffer& out,
+    virtual bool run_bytes(WorkerContext& context, ByteReader& in, ByteBuffer& out,
                            TaskError& error) = 0;
     /// Threading workers: the same on typed boxes.
-    virtual bool run_boxed(const WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
+    virtual bool run_boxed(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
                            TaskError& error) = 0;
     /// Parent side: "tasks 40 to 47, the first with Arg 0: 40", for a chunk a worker died on.
     [[nodiscard]] virtual std::string describe_chunk(const Payload& chunk) const = 0;
@@ -100,10 +123,16 @@ class PoolCore;
 [[nodiscard]] std::size_t n_jobs_of(const PoolCore& core) noexcept;
 void set_keep_alive(PoolCore& core, bool keep_alive);
 void set_order_tasks(PoolCore& core, bool order_tasks);
-[[nodiscard]] bool pass_worker_id_of(const PoolCore& core) noexcept;
+[[nodiscard]] LeadFlags lead_flags_of(const PoolCore& core) noexcept;
+[[nodiscard]] const SharedObjects& shared_objects_of(const PoolCore& core) noexcept;
 void set_pass_worker_id(PoolCore& core, bool pass_worker_id);
-/// Throws std::invalid_argument when the function does not accept the form the pool will use.
-void check_worker_id_use(bool pass_worker_id, bool accepts_worker_id, bool accepts_without_id);
+void set_shared_objects(PoolCore& core, SharedObjects shared_objects);
+void set_use_worker_state(PoolCore& core, bool use_worker_state);
+/// Throws std::invalid_argument, saying what the function should look like, when it does not
+/// accept the leading parameters the pool passes (`accepted` is false) or when it names a
+/// different type for the shared objects than the pool holds.
+void check_task_form(LeadFlags flags, bool accepted, const std::type_info* shared_type_wanted,
+                     bool shared_taken_as_mutable, const SharedObjects& shared_objects);
 void stop_and_join(PoolCore& core);
 void terminate(PoolCore& core) noexcept;
 /// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.

@@ -3,10 +3,12 @@
 #include <functional>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <variant>
 
 #include "mpire/codec.hpp"
+#include "mpire/detail/callable_traits.hpp"
 
 namespace mpire {
 
@@ -122,26 +124,151 @@ using task_result_t = typename decltype(task_result_identity<F, E, Lead...>())::
 /// The worker id, when the pool passes it, is the task's first parameter.
 using WorkerId = int;
 
-/// The forms in which a task function can be called. Which one is used is the pool's run-time
-/// choice (`pass_worker_id`), among the forms the function accepts.
+template <class F, class E, class LeadTuple>
+struct lead_call;
+template <class F, class E, class... Lead>
+struct lead_call<F, E, std::tuple<Lead...>> {
+    static constexpr bool callable = is_task_callable<F, E, Lead...>;
+    using Result = task_result_t<F, E, Lead...>;
+};
+
+/// One way of calling a task function: with or without the leading parameters the pool passes
+/// first, in MPIRE's order: worker id, shared objects, worker state. The types of the shared
+/// objects and of the worker state come from the function's own parameters, so those forms
+/// need a function with one signature (not a generic lambda).
+template <class F, class E, bool Id, bool Shared, bool State>
+struct TaskForm {
+    static constexpr bool has_id = Id;
+    static constexpr bool has_shared = Shared;
+    static constexpr bool has_state = State;
+    static constexpr std::size_t shared_at = Id ? 1 : 0;
+    static constexpr std::size_t state_at = shared_at + (Shared ? 1 : 0);
+    using SharedType = std::conditional_t<Shared, param_t<F, shared_at>, void>;
+    using StateType = std::conditional_t<State, param_t<F, state_at>, void>;
+    static constexpr bool types_known =
+        (!Shared || !std::is_void_v<SharedType>)&&(!State || !std::is_void_v<StateType>);
+
+    template <bool On, class T>
+    using lead_if = std::conditional_t<On, std::tuple<T>, std::tuple<>>;
+    using Lead = std::conditional_t<
+        types_known,
+        decltype(std::tuple_cat(
+            std::declval<lead_if<Id, WorkerId>>(),
+            std::declval<lead_if<Shared, std::add_lvalue_reference_t<SharedType>>>(),
+            std::declval<lead_if<State, std::add_lvalue_reference_t<StateType>>>())),
+        std::tuple<>>;
+
+    static constexpr bool valid = types_known && lead_call<F, E, Lead>::callable;
+    /// The function takes the shared objects by non-const reference (it may write to them).
+    static constexpr bool shared_mutable =
+        Shared && std::is_lvalue_reference_v<declared_param_t<F, shared_at>> &&
+        !std::is_const_v<std::remove_reference_t<declared_param_t<F, shared_at>>>;
+    using Result = std::conditional_t<valid, typename lead_call<F, E, Lead>::Result, void>;
+};
+
+/// The pool's run-time choice of leading parameters.
+struct LeadFlags {
+    bool worker_id = false;
+    bool shared_objects = false;
+    bool worker_state = false;
+};
+
+/// All the forms in which a task function can be called; which one is used is the pool's
+/// run-time choice among those the function accepts.
 template <class F, class E>
 struct TaskSignature {
-    static constexpr bool without_id = is_task_callable<F, E>;
-    static constexpr bool with_id = is_task_callable<F, E, WorkerId>;
-    static constexpr bool callable = without_id || with_id;
-    using Result =
-        std::conditional_t<without_id, task_result_t<F, E>, task_result_t<F, E, WorkerId>>;
-    static constexpr bool results_agree =
-        !(without_id && with_id) ||
-        std::is_same_v<task_result_t<F, E>, task_result_t<F, E, WorkerId>>;
+    template <int Index>
+    using Form = TaskForm<F, E, (Index & 1) != 0, (Index & 2) != 0, (Index & 4) != 0>;
 
-    static constexpr bool is_unpacked(CallStyle style) {
-        return style == CallStyle::unpacked_rvalue || style == CallStyle::unpacked_lvalue;
+    static constexpr int index_of(LeadFlags flags) {
+        return (flags.worker_id ? 1 : 0) | (flags.shared_objects ? 2 : 0) |
+               (flags.worker_state ? 4 : 0);
     }
+
+    static constexpr bool valid_forms[8] = {Form<0>::valid, Form<1>::valid, Form<2>::valid,
+                                            Form<3>::valid, Form<4>::valid, Form<5>::valid,
+                                            Form<6>::valid, Form<7>::valid};
+    static constexpr bool accepts(LeadFlags flags) { return valid_forms[index_of(flags)]; }
+
+    /// The type the form takes the shared objects as, or null.
+    template <int I = 0>
+    static const std::type_info* shared_type(int index) {
+        if constexpr (I == 8) {
+            return nullptr;
+        } else if (I == index) {
+            if constexpr (Form<I>::valid && (I & 2) != 0) {
+                return &typeid(typename Form<I>::SharedType);
+            } else {
+                return nullptr;
+            }
+        } else {
+            return shared_type<I + 1>(index);
+        }
+    }
+    template <int I = 0>
+    static constexpr bool shared_mutable(int index) {
+        if constexpr (I == 8) {
+            return false;
+        } else if (I == index) {
+            return Form<I>::valid && Form<I>::shared_mutable;
+        } else {
+            return shared_mutable<I + 1>(index);
+        }
+    }
+
+    static constexpr int first_valid() {
+        for (int i = 0; i < 8; ++i) {
+            if (valid_forms[i]) return i;
+        }
+        return -1;
+    }
+    static constexpr bool callable = first_valid() >= 0;
+
+    template <int I = 0>
+    static constexpr auto result_identity() {
+        if constexpr (I == 8) {
+            return std::type_identity<void>{};
+        } else if constexpr (Form<I>::valid) {
+            return std::type_identity<typename Form<I>::Result>{};
+        } else {
+            return result_identity<I + 1>();
+        }
+    }
+    using Result = typename decltype(result_identity())::type;
+
+    template <int I = 0>
+    static constexpr bool results_agree_from() {
+        if constexpr (I == 8) {
+            return true;
+        } else {
+            return (!Form<I>::valid ||
+                    std::is_same_v<typename Form<I>::Result, Result>)&&results_agree_from<I + 1>();
+        }
+    }
+    static constexpr bool results_agree = results_agree_from();
+
     /// Whether the element is unpacked into the parameters in the form used.
-    static constexpr bool unpacks(bool pass_worker_id) {
-        return pass_worker_id ? is_unpacked(call_style<F, E, false, WorkerId>())
-                              : is_unpacked(call_style<F, E>());
+    template <int I = 0>
+    static constexpr bool unpacks_at(int index) {
+        if constexpr (I == 8) {
+            return false;
+        } else if (I == index) {
+            if constexpr (Form<I>::valid) {
+                return unpacks_with(static_cast<typename Form<I>::Lead*>(nullptr));
+            } else {
+                return false;
+            }
+        } else {
+            return unpacks_at<I + 1>(index);
+        }
+    }
+    static constexpr bool unpacks(LeadFlags flags) { return unpacks_at(index_of(flags)); }
+
+private:
+    template <class... Lead>
+    static constexpr bool unpacks_with(std::tuple<Lead...>* /*tag*/) {
+        constexpr CallStyle style = call_style<F, E, false, Lead...>();
+        return style == CallStyle::unpacked_rvalue || style == CallStyle::unpacked_lvalue;
     }
 };
 

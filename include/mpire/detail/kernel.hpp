@@ -8,7 +8,9 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -38,10 +40,13 @@ public:
     using Items = std::vector<E>;
     using Results = std::vector<Result>;
 
-    /// `pass_worker_id` must name a form the function accepts (the front end checks).
-    TaskKernel(F f, bool pass_worker_id) : f_(std::move(f)), pass_worker_id_(pass_worker_id) {}
+    /// `lead` must name a form the function accepts and `shared` point at an object of the type
+    /// that form takes (the front end checks both). Under fork, `shared` stays valid in the
+    /// workers: they inherit the parent's memory.
+    TaskKernel(F f, LeadFlags lead, void* shared)
+        : f_(std::move(f)), lead_(lead), shared_(shared) {}
 
-    bool run_bytes(const WorkerContext& context, ByteReader& in, ByteBuffer& out,
+    bool run_bytes(WorkerContext& context, ByteReader& in, ByteBuffer& out,
                    TaskError& error) override {
         const std::size_t n = decode_size(in);
         encode_size(out, n);
@@ -61,7 +66,7 @@ public:
         return true;
     }
 
-    bool run_boxed(const WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
+    bool run_boxed(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
                    TaskError& error) override {
         Items& items = static_cast<TypedBox<Items>&>(in).value;
         Results results;
@@ -70,9 +75,8 @@ public:
             try {
                 results.push_back(call<false>(context, items[i]));
             } catch (...) {
-                error =
-                    capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
-                                              describe_task_args<F, E>(items[i], pass_worker_id_));
+                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+                                                  describe_task_args<F, E>(items[i], lead_));
                 return false;
             }
         }
@@ -83,8 +87,7 @@ public:
     [[nodiscard]] std::string describe_chunk(const Payload& chunk) const override {
         if (chunk.box) {
             const Items& items = static_cast<const TypedBox<Items>&>(*chunk.box).value;
-            return items.empty() ? std::string()
-                                 : describe_task_args<F, E>(items.front(), pass_worker_id_);
+            return items.empty() ? std::string() : describe_task_args<F, E>(items.front(), lead_);
         }
         ByteReader in(chunk.bytes.view().subspan(frame_header_size));
         if (decode_size(in) == 0) return {};
@@ -92,18 +95,20 @@ public:
     }
 
     static std::unique_ptr<Kernel> rebuild(ByteReader& state) {
-        bool pass_worker_id = false;
-        decode(state, pass_worker_id);
+        LeadFlags lead;
+        void* shared = nullptr;
+        decode(state, lead);
+        state.read(&shared, sizeof shared);
         if constexpr (std::is_pointer_v<F>) {
             F f = nullptr;
             state.read(&f, sizeof f);
-            return std::make_unique<TaskKernel>(f, pass_worker_id);
+            return std::make_unique<TaskKernel>(f, lead, shared);
         } else if constexpr (std::is_empty_v<F> && std::is_default_constructible_v<F>) {
-            return std::make_unique<TaskKernel>(F{}, pass_worker_id);
+            return std::make_unique<TaskKernel>(F{}, lead, shared);
         } else if constexpr (is_shippable<F>) {
             F f{};
             decode(state, f);
-            return std::make_unique<TaskKernel>(std::move(f), pass_worker_id);
+            return std::make_unique<TaskKernel>(std::move(f), lead, shared);
         } else {
             return nullptr;
         }
@@ -113,7 +118,8 @@ public:
         KernelShipping out;
         if constexpr (is_shippable<F>) {
             out.factory = &TaskKernel::rebuild;
-            encode(out.state, pass_worker_id_);
+            encode(out.state, lead_);
+            out.state.append(&shared_, sizeof shared_);
             if constexpr (std::is_pointer_v<F>) {
                 out.state.append(&f_, sizeof f_);
             } else if constexpr (!std::is_empty_v<F>) {
@@ -129,7 +135,7 @@ private:
         try {
             E element{};
             decode(in, element);
-            return describe_task_args<F, E>(element, pass_worker_id_);
+            return describe_task_args<F, E>(element, lead_);
         } catch (...) {
             return "<arguments could not be decoded>";
         }
@@ -138,29 +144,83 @@ private:
     // Process workers may move a decoded element into the call (they can decode it again for
     // an error message); threading workers keep theirs intact for that message.
     template <bool PreferMove>
-    Result call(const WorkerContext& context, E& item) {
-        if constexpr (Signature::with_id && Signature::without_id) {
-            return pass_worker_id_ ? call_as<PreferMove>(item, WorkerId{context.worker_id})
-                                   : call_as<PreferMove>(item);
-        } else if constexpr (Signature::with_id) {
-            return call_as<PreferMove>(item, WorkerId{context.worker_id});
-        } else {
-            return call_as<PreferMove>(item);
+    Result call(WorkerContext& context, E& item) {
+        switch (Signature::index_of(lead_)) {
+            case 0:
+                return call_form<PreferMove, 0>(context, item);
+            case 1:
+                return call_form<PreferMove, 1>(context, item);
+            case 2:
+                return call_form<PreferMove, 2>(context, item);
+            case 3:
+                return call_form<PreferMove, 3>(context, item);
+            case 4:
+                return call_form<PreferMove, 4>(context, item);
+            case 5:
+                return call_form<PreferMove, 5>(context, item);
+            case 6:
+                return call_form<PreferMove, 6>(context, item);
+            default:
+                return call_form<PreferMove, 7>(context, item);
         }
     }
 
-    template <bool PreferMove, class... Lead>
-    Result call_as(E& item, Lead... lead) {
-        if constexpr (std::is_void_v<task_result_t<F, E, Lead...>>) {
-            invoke_task<PreferMove>(f_, item, lead...);
-            return {};
+    // The leading arguments of form `Index`, in MPIRE's order, then the element.
+    template <bool PreferMove, int Index>
+    Result call_form(WorkerContext& context, E& item) {
+        using Form = typename Signature::template Form<Index>;
+        if constexpr (!Form::valid) {
+            throw std::logic_error("mpire: a task form the front end rejected was run");
         } else {
-            return invoke_task<PreferMove>(f_, item, lead...);
+            auto lead = std::tuple_cat(id_lead<Form>(context), shared_lead<Form>(),
+                                       state_lead<Form>(context));
+            return std::apply(
+                [&](auto&&... leading) -> Result {
+                    if constexpr (std::is_void_v<typename Form::Result>) {
+                        invoke_task<PreferMove>(f_, item,
+                                                std::forward<decltype(leading)>(leading)...);
+                        return {};
+                    } else {
+                        return invoke_task<PreferMove>(f_, item,
+                                                       std::forward<decltype(leading)>(leading)...);
+                    }
+                },
+                lead);
+        }
+    }
+
+    template <class Form>
+    static auto id_lead(const WorkerContext& context) {
+        if constexpr (Form::has_id) {
+            return std::tuple<WorkerId>(context.worker_id);
+        } else {
+            return std::tuple<>();
+        }
+    }
+
+    template <class Form>
+    auto shared_lead() const {
+        if constexpr (Form::has_shared) {
+            using Shared = typename Form::SharedType;
+            return std::tuple<Shared&>(*static_cast<Shared*>(shared_));
+        } else {
+            return std::tuple<>();
+        }
+    }
+
+    template <class Form>
+    static auto state_lead(WorkerContext& context) {
+        if constexpr (Form::has_state) {
+            using State = typename Form::StateType;
+            return std::tuple<State&>(context.state.template get<State>());
+        } else {
+            return std::tuple<>();
         }
     }
 
     F f_;
-    bool pass_worker_id_;
+    LeadFlags lead_;
+    void* shared_;
 };
 
 /// Pulls tasks from a user's input range, lazily, one chunk at a time.
