@@ -19,6 +19,7 @@
 #include "mpire/detail/describe.hpp"
 #include "mpire/detail/engine.hpp"
 #include "mpire/detail/invoke.hpp"
+#include "mpire/detail/lead_call.hpp"
 
 namespace mpire::detail {
 
@@ -145,77 +146,7 @@ private:
     // an error message); threading workers keep theirs intact for that message.
     template <bool PreferMove>
     Result call(WorkerContext& context, E& item) {
-        switch (Signature::index_of(lead_)) {
-            case 0:
-                return call_form<PreferMove, 0>(context, item);
-            case 1:
-                return call_form<PreferMove, 1>(context, item);
-            case 2:
-                return call_form<PreferMove, 2>(context, item);
-            case 3:
-                return call_form<PreferMove, 3>(context, item);
-            case 4:
-                return call_form<PreferMove, 4>(context, item);
-            case 5:
-                return call_form<PreferMove, 5>(context, item);
-            case 6:
-                return call_form<PreferMove, 6>(context, item);
-            default:
-                return call_form<PreferMove, 7>(context, item);
-        }
-    }
-
-    // The leading arguments of form `Index`, in MPIRE's order, then the element.
-    template <bool PreferMove, int Index>
-    Result call_form(WorkerContext& context, E& item) {
-        using Form = typename Signature::template Form<Index>;
-        if constexpr (!Form::valid) {
-            throw std::logic_error("mpire: a task form the front end rejected was run");
-        } else {
-            auto lead = std::tuple_cat(id_lead<Form>(context), shared_lead<Form>(),
-                                       state_lead<Form>(context));
-            return std::apply(
-                [&](auto&&... leading) -> Result {
-                    if constexpr (std::is_void_v<typename Form::Result>) {
-                        invoke_task<PreferMove>(f_, item,
-                                                std::forward<decltype(leading)>(leading)...);
-                        return {};
-                    } else {
-                        return invoke_task<PreferMove>(f_, item,
-                                                       std::forward<decltype(leading)>(leading)...);
-                    }
-                },
-                lead);
-        }
-    }
-
-    template <class Form>
-    static auto id_lead(const WorkerContext& context) {
-        if constexpr (Form::has_id) {
-            return std::tuple<WorkerId>(context.worker_id);
-        } else {
-            return std::tuple<>();
-        }
-    }
-
-    template <class Form>
-    auto shared_lead() const {
-        if constexpr (Form::has_shared) {
-            using Shared = typename Form::SharedType;
-            return std::tuple<Shared&>(*static_cast<Shared*>(shared_));
-        } else {
-            return std::tuple<>();
-        }
-    }
-
-    template <class Form>
-    static auto state_lead(WorkerContext& context) {
-        if constexpr (Form::has_state) {
-            using State = typename Form::StateType;
-            return std::tuple<State&>(context.state.template get<State>());
-        } else {
-            return std::tuple<>();
-        }
+        return call_with_lead<Signature, PreferMove>(lead_, f_, item, context, shared_);
     }
 
     F f_;

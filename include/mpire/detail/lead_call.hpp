@@ -1,0 +1,93 @@
+#pragma once
+
+#include <stdexcept>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "mpire/detail/engine.hpp"
+#include "mpire/detail/invoke.hpp"
+
+/// Calling a function in the form the pool chose: the worker id, the shared objects and the
+/// worker state first (those the pool passes), then the element. Shared by task functions and
+/// worker init/exit functions (whose element is an empty tuple: no arguments of their own).
+namespace mpire::detail {
+
+template <class Form>
+auto id_lead(const WorkerContext& context) {
+    if constexpr (Form::has_id) {
+        return std::tuple<WorkerId>(context.worker_id);
+    } else {
+        return std::tuple<>();
+    }
+}
+
+template <class Form>
+auto shared_lead(void* shared) {
+    if constexpr (Form::has_shared) {
+        using Shared = typename Form::SharedType;
+        return std::tuple<Shared&>(*static_cast<Shared*>(shared));
+    } else {
+        return std::tuple<>();
+    }
+}
+
+template <class Form>
+auto state_lead(WorkerContext& context) {
+    if constexpr (Form::has_state) {
+        using State = typename Form::StateType;
+        return std::tuple<State&>(context.state.template get<State>());
+    } else {
+        return std::tuple<>();
+    }
+}
+
+template <class Signature, bool PreferMove, int Index, class F, class E>
+auto call_form(F& f, E& element, WorkerContext& context, void* shared) {
+    using Result = stored_result_t<typename Signature::Result>;
+    using Form = typename Signature::template Form<Index>;
+    if constexpr (!Form::valid) {
+        throw std::logic_error("mpire: a call form the front end rejected was run");
+        return Result{};
+    } else {
+        auto lead = std::tuple_cat(id_lead<Form>(context), shared_lead<Form>(shared),
+                                   state_lead<Form>(context));
+        return std::apply(
+            [&](auto&&... leading) -> Result {
+                if constexpr (std::is_void_v<typename Form::Result>) {
+                    invoke_task<PreferMove>(f, element,
+                                            std::forward<decltype(leading)>(leading)...);
+                    return {};
+                } else {
+                    return invoke_task<PreferMove>(f, element,
+                                                   std::forward<decltype(leading)>(leading)...);
+                }
+            },
+            lead);
+    }
+}
+
+/// Calls `f` in the form `lead` selects; the front end checked that `f` accepts it.
+template <class Signature, bool PreferMove, class F, class E>
+auto call_with_lead(LeadFlags lead, F& f, E& element, WorkerContext& context, void* shared) {
+    switch (Signature::index_of(lead)) {
+        case 0:
+            return call_form<Signature, PreferMove, 0>(f, element, context, shared);
+        case 1:
+            return call_form<Signature, PreferMove, 1>(f, element, context, shared);
+        case 2:
+            return call_form<Signature, PreferMove, 2>(f, element, context, shared);
+        case 3:
+            return call_form<Signature, PreferMove, 3>(f, element, context, shared);
+        case 4:
+            return call_form<Signature, PreferMove, 4>(f, element, context, shared);
+        case 5:
+            return call_form<Signature, PreferMove, 5>(f, element, context, shared);
+        case 6:
+            return call_form<Signature, PreferMove, 6>(f, element, context, shared);
+        default:
+            return call_form<Signature, PreferMove, 7>(f, element, context, shared);
+    }
+}
+
+}  // namespace mpire::detail
