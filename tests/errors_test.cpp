@@ -231,8 +231,6 @@ TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
     WorkerPool pool(options());
     const auto inputs = std::views::iota(0, 3);
     EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.progress_bar = true}); }));
-    EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.worker_init = [] {}}); }));
-    EXPECT_TRUE(rejects([&] { pool.map(fail_on_three, inputs, {.worker_exit = [] {}}); }));
     EXPECT_TRUE(rejects(
         [&] { pool.map(fail_on_three, inputs, {.task_timeout = std::chrono::seconds(1)}); }));
     EXPECT_TRUE(rejects([&] {

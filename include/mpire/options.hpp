@@ -11,6 +11,8 @@
 #include <typeinfo>
 #include <vector>
 
+#include "mpire/detail/hook.hpp"
+
 /// Options of `WorkerPool` and of its map calls. Both are aggregates whose fields follow MPIRE's
 /// parameter order, so designated initializers written in MPIRE's order compile:
 ///
@@ -113,17 +115,26 @@ struct PoolOptions {
     bool order_tasks = false;
 };
 
-/// A worker init or exit function. Not supported yet: setting one is rejected.
+/// A worker init or exit function (`worker_init`, `worker_exit`). It takes the same leading
+/// parameters as the task function (worker id, shared objects, worker state: those the pool
+/// passes, in that order) and nothing else. An exit function may return a value; the pool
+/// collects them for `WorkerPool::get_exit_results<T>()`.
+///
+///     pool.map(task, inputs, {.worker_init = [](Counter& state) { state.n = 0; },
+///                             .worker_exit = [](Counter& state) { return state.n; }});
 class WorkerFunction {
 public:
     WorkerFunction() = default;
     template <class F>
-    WorkerFunction(F&& /*unused*/) : set_(true) {}  // NOLINT(google-explicit-constructor)
+    requires(!std::is_same_v<std::remove_cvref_t<F>, WorkerFunction>)
+        WorkerFunction(F&& f)  // NOLINT(google-explicit-constructor)
+        : hook_(std::make_shared<detail::HookModel<std::decay_t<F>>>(std::forward<F>(f))) {}
 
-    [[nodiscard]] bool empty() const noexcept { return !set_; }
+    [[nodiscard]] bool empty() const noexcept { return hook_ == nullptr; }
+    [[nodiscard]] const std::shared_ptr<detail::Hook>& hook() const noexcept { return hook_; }
 
 private:
-    bool set_ = false;
+    std::shared_ptr<detail::Hook> hook_;
 };
 
 /// Progress bar look, as MPIRE's `progress_bar_style`. Not supported yet.

@@ -103,6 +103,23 @@ public:
     /// The pool can be used again afterwards. Never throws.
     void terminate() noexcept;
 
+    /// What the workers' exit functions returned, one entry per worker that exited since the
+    /// last map call started (with keep_alive: after `stop_and_join()`). Hands them over once.
+    /// Throws `std::logic_error` when the exit function returns another type than `T`.
+    template <class T>
+    std::vector<T> get_exit_results() {
+        std::vector<T> results;
+        for (detail::Payload& payload : detail::take_exit_results(*live_core(), typeid(T))) {
+            if (payload.box) {
+                results.push_back(std::move(static_cast<detail::TypedBox<T>&>(*payload.box).value));
+            } else {
+                detail::ByteReader in(payload.bytes.view());
+                detail::decode(in, results.emplace_back());
+            }
+        }
+        return results;
+    }
+
     /// The number of workers (0 for a moved-from pool).
     [[nodiscard]] std::size_t n_jobs() const noexcept;
 
@@ -159,12 +176,17 @@ private:
         const SharedObjects& shared = detail::shared_objects_of(core);
         using Signature = SignatureOf<F, R>;
         const int form = Signature::index_of(lead);
-        detail::check_task_form(lead, Signature::accepts(lead), Signature::shared_type(form),
-                                Signature::shared_mutable(form), shared);
+        detail::check_task_form("task function", lead, Signature::accepts(lead),
+                                Signature::shared_type(form), Signature::shared_mutable(form),
+                                shared);
+        detail::check_hook("worker_init function", options.worker_init, lead, shared);
+        detail::check_hook("worker_exit function", options.worker_exit, lead, shared);
         detail::RunPlan out;
         out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
-        auto kernel = std::make_unique<detail::TaskKernel<Fn, Element>>(std::forward<F>(f), lead,
-                                                                        shared.get());
+        auto kernel = std::make_shared<detail::TaskKernel<Fn, Element>>(
+            std::forward<F>(f),
+            detail::KernelContext{lead, shared.get(), options.worker_init.hook(),
+                                  options.worker_exit.hook()});
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);
         out.source = std::make_unique<detail::RangeSource<std::views::all_t<R>>>(

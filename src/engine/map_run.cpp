@@ -35,6 +35,9 @@ public:
           workers_(core_->n_jobs) {
         epoch_ = core_->epoch;
         run_id_ = ++core_->last_run_id;
+        core_->exit_results.clear();
+        if (kernel_->context().exit)
+            core_->exit_result_type = &kernel_->context().exit->result_type();
         try {
             prepare_workers();
         } catch (...) {
@@ -127,17 +130,16 @@ private:
             if (!backend_.running(w)) continue;
             restart =
                 core_->started_setup[w] != core_->worker_setup ||
-                (core_->installed_run[w] != run_id_ && !backend_.install(w, *kernel_, shipping_));
+                (core_->installed_run[w] != run_id_ && !backend_.install(w, kernel_, shipping_));
         }
         if (restart) {
             // Workers that started under an older setup, or that cannot receive this callable
             // (it cannot be shipped), get it through a fresh start instead.
-            backend_.join_all();
-            core_->forget_workers();
+            core_->join_workers();
         }
         for (int w = 0; w < n; ++w) {
             if (!backend_.running(w)) {
-                backend_.start(w, *kernel_);
+                backend_.start(w, kernel_);
                 core_->started_setup[w] = core_->worker_setup;
                 core_->tasks_given[w] = 0;
             }
@@ -185,7 +187,7 @@ private:
 
     void replace_worker(int worker) {
         const auto w = static_cast<std::size_t>(worker);
-        backend_.start(worker, *kernel_);
+        backend_.start(worker, kernel_);
         core_->started_setup[w] = core_->worker_setup;
         core_->tasks_given[w] = 0;
         workers_[w] = WorkerState{};
@@ -282,6 +284,9 @@ private:
             case WorkerEvent::Kind::worker_died:
                 record_failure([this, &event] { handle_death(event); });
                 return;
+            case WorkerEvent::Kind::exit_result:  // from a worker replaced after its lifespan
+                core_->exit_results.push_back(std::move(event.results));
+                return;
             case WorkerEvent::Kind::worker_exited:
                 // A retired worker; once the input is done it is started again only for a pool
                 // that keeps its workers alive.
@@ -316,12 +321,19 @@ private:
                 running_id = id;
             }
         }
+        const posix::ExitStatus status{event.exit_code, event.signal};
+        if (running == nullptr && workers_[static_cast<std::size_t>(event.worker)].retiring) {
+            throw WorkerDiedError(
+                fmt::format("mpire: worker {} died with {} while it was stopping (in its exit "
+                            "function)",
+                            event.worker, posix::describe(status)),
+                event.worker, event.exit_code, event.signal);
+        }
         if (running == nullptr) {
             // It died while idle (killed from outside): replace it and carry on.
             replace_worker(event.worker);
             return;
         }
-        const posix::ExitStatus status{event.exit_code, event.signal};
         const std::uint64_t first = running->first_task;
         const std::uint64_t last = first + running->n_tasks - 1;
         const std::string first_args = kernel_->describe_chunk(running->chunk);
@@ -342,10 +354,7 @@ private:
     void finish() {
         status_ = Status::finished;
         core_->busy = false;
-        if (!core_->keep_alive) {
-            backend_.join_all();
-            core_->forget_workers();
-        }
+        if (!core_->keep_alive) core_->join_workers();
     }
 
     // Stops the workers now and frees the pool; the run can no longer make progress.
@@ -359,7 +368,7 @@ private:
 
     std::shared_ptr<PoolCore> core_;
     Backend& backend_;
-    std::unique_ptr<Kernel> kernel_;
+    std::shared_ptr<Kernel> kernel_;
     KernelShipping shipping_;
     std::unique_ptr<ChunkSource> source_;
     RunSettings settings_;

@@ -2,13 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <exception>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "engine/cpu_ids.hpp"
 #include "engine/worker_identity.hpp"
 #include "launch/fork_backend.hpp"
 #include "launch/thread_backend.hpp"
+#include "mpire/errors.hpp"
+#include "posix/process.hpp"
 
 namespace mpire::detail {
 
@@ -111,32 +115,68 @@ void set_shared_objects(PoolCore& core, SharedObjects shared_objects) {
     ++core.worker_setup;  // workers inherited the old objects (fork) and must start afresh
 }
 
-void check_task_form(LeadFlags flags, bool accepted, const std::type_info* shared_type_wanted,
-                     bool shared_taken_as_mutable, const SharedObjects& shared_objects) {
+void check_task_form(const char* function, LeadFlags flags, bool accepted,
+                     const std::type_info* shared_type_wanted, bool shared_taken_as_mutable,
+                     const SharedObjects& shared_objects) {
     if (!accepted) {
         std::string expected;
         if (flags.worker_id) expected += "the worker id (int), ";
         if (flags.shared_objects) expected += "the shared objects, ";
         if (flags.worker_state) expected += "the worker state, ";
         throw std::invalid_argument(fmt::format(
-            "mpire: the function does not match the pool's settings: its parameters must be {}"
-            "then the task's own arguments (pass_worker_id: {}, shared_objects: {}, "
+            "mpire: the {} does not match the pool's settings: its parameters must be {}"
+            "then its own arguments (pass_worker_id: {}, shared_objects: {}, "
             "use_worker_state: {}). Shared objects and worker state take their type from the "
             "function's parameter, so a generic lambda cannot receive them.",
-            expected.empty() ? std::string("only ") : expected, flags.worker_id,
+            function, expected.empty() ? std::string("only ") : expected, flags.worker_id,
             flags.shared_objects, flags.worker_state));
     }
     if (!flags.shared_objects || shared_type_wanted == nullptr) return;
     if (*shared_type_wanted != shared_objects.type()) {
-        throw std::invalid_argument(fmt::format(
-            "mpire: the shared objects are a {}, but the function takes a {}",
-            demangle(shared_objects.type().name()), demangle(shared_type_wanted->name())));
+        throw std::invalid_argument(
+            fmt::format("mpire: the shared objects are a {}, but the {} takes a {}",
+                        demangle(shared_objects.type().name()), function,
+                        demangle(shared_type_wanted->name())));
     }
     if (shared_taken_as_mutable && shared_objects.read_only()) {
         throw std::invalid_argument(
             "mpire: the shared objects were given as const (std::cref or shared_ptr<const T>), "
-            "but the function takes them by non-const reference");
+            "but a function takes them by non-const reference");
     }
+}
+
+void check_hook(const char* function, const WorkerFunction& hook, LeadFlags flags,
+                const SharedObjects& shared_objects) {
+    if (hook.empty()) return;
+    const Hook& h = *hook.hook();
+    check_task_form(function, flags, h.accepts(flags), h.shared_type(flags),
+                    h.shared_mutable(flags), shared_objects);
+}
+
+void PoolCore::join_workers() {
+    std::vector<WorkerEvent> events;
+    backend->join_all(events);
+    forget_workers();
+    std::exception_ptr first_failure;
+    for (WorkerEvent& event : events) {
+        try {
+            if (event.kind == WorkerEvent::Kind::exit_result) {
+                exit_results.push_back(std::move(event.results));
+            } else if (event.kind == WorkerEvent::Kind::chunk_failed) {
+                throw_task_error(std::move(event.error));
+            } else if (event.kind == WorkerEvent::Kind::worker_died) {
+                const posix::ExitStatus status{event.exit_code, event.signal};
+                throw WorkerDiedError(
+                    fmt::format("mpire: worker {} died with {} while it was stopping (in its exit "
+                                "function)",
+                                event.worker, posix::describe(status)),
+                    event.worker, event.exit_code, event.signal);
+            }
+        } catch (...) {
+            if (!first_failure) first_failure = std::current_exception();
+        }
+    }
+    if (first_failure) std::rethrow_exception(first_failure);
 }
 
 void stop_and_join(PoolCore& core) {
@@ -145,8 +185,16 @@ void stop_and_join(PoolCore& core) {
             "mpire: stop_and_join() while a map call is running; exhaust or destroy the imap "
             "first, or call terminate()");
     }
-    core.backend->join_all();
-    core.forget_workers();
+    core.join_workers();
+}
+
+std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& type) {
+    if (!core.exit_results.empty() && type != *core.exit_result_type) {
+        throw std::logic_error(
+            fmt::format("mpire: get_exit_results<{}>() but the exit function returns {}",
+                        demangle(type.name()), demangle(core.exit_result_type->name())));
+    }
+    return std::exchange(core.exit_results, {});
 }
 
 void close(PoolCore& core) noexcept { core.closed = true; }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <typeinfo>
 #include <vector>
 
 #include "launch/backend.hpp"
@@ -38,7 +39,14 @@ public:
     /// Per worker: tasks given to it since it started, across calls (worker_lifespan).
     std::vector<std::uint64_t> tasks_given;
 
+    /// What exit functions returned since the last map call started, and their type.
+    std::vector<Payload> exit_results;
+    const std::type_info* exit_result_type = &typeid(void);
+
     void forget_workers() noexcept;
+    /// Stops every worker after its queued work, running exit functions; collects what they
+    /// returned. Throws the first exit function failure (or death) once all are joined.
+    void join_workers();
 };
 
 }  // namespace mpire::detail

@@ -39,8 +39,6 @@ void validate(const MapOptions& options) {
         require(!timeout || timeout->count() > 0, "mpire: timeouts must be positive");
     }
     reject_unsupported(options.progress_bar, "progress_bar");
-    reject_unsupported(!options.worker_init.empty(), "worker_init");
-    reject_unsupported(!options.worker_exit.empty(), "worker_exit");
     reject_unsupported(options.task_timeout.has_value(), "task_timeout");
     reject_unsupported(options.worker_init_timeout.has_value(), "worker_init_timeout");
     reject_unsupported(options.worker_exit_timeout.has_value(), "worker_exit_timeout");

@@ -115,6 +115,7 @@ std::string compose_message(const TaskError& error) {
                           ? fmt::format("{} was thrown", error.type_name)
                           : error.message;
     out += fmt::format("\n  raised in worker {}", error.worker_id);
+    if (!error.stage.empty()) out += fmt::format(" in its {} function", error.stage);
     if (error.task_index >= 0) out += fmt::format(" by task {}", error.task_index);
     if (!error.task_args.empty()) out += fmt::format(" with arguments: {}", error.task_args);
     if (!error.traceback.empty())

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "mpire/detail/engine.hpp"
@@ -16,6 +17,7 @@ struct WorkerEvent {
         chunk_failed,   // a task of chunk `chunk_id` threw: `error`
         worker_died,    // the worker ended without being asked to: `exit_code` / `signal`
         worker_exited,  // the worker ended after `stop(worker)`
+        exit_result,    // what the worker's exit function returned: `results`
     };
     Kind kind = Kind::chunk_done;
     int worker = 0;
@@ -43,10 +45,11 @@ public:
     /// Whether the worker is running; notices (and reaps) one that ended while idle.
     [[nodiscard]] virtual bool running(int worker) = 0;
     /// Starts the worker with `kernel` (processes inherit it through fork).
-    virtual void start(int worker, Kernel& kernel) = 0;
+    virtual void start(int worker, const std::shared_ptr<Kernel>& kernel) = 0;
     /// Gives a running worker a new kernel: a pointer for threads, shipped for processes.
     /// Returns false when it cannot (a process worker and a null `shipping.factory`).
-    virtual bool install(int worker, Kernel& kernel, const KernelShipping& shipping) = 0;
+    virtual bool install(int worker, const std::shared_ptr<Kernel>& kernel,
+                         const KernelShipping& shipping) = 0;
     /// Queues a chunk. Process backends write from `chunk.bytes` (its first
     /// `frame_header_size` bytes reserved for them), which the caller keeps alive
     /// until the chunk's event arrived or `kill_all()`; thread backends take `chunk.box`.
@@ -57,10 +60,12 @@ public:
     /// Blocks until at least one event happened and appends it to `events`.
     virtual void wait(std::vector<WorkerEvent>& events) = 0;
 
-    /// Asks every running worker to exit after its queued work and waits for all of them.
-    virtual void join_all() = 0;
-    /// Stops every worker now (processes: SIGKILL; threads: after their current task) and reaps
-    /// them; forgets queued chunks and pending events.
+    /// Asks every running worker to exit after its queued work (running its exit function)
+    /// and waits for all of them. What their exit functions returned or threw is appended to
+    /// `events` (exit_result, chunk_failed).
+    virtual void join_all(std::vector<WorkerEvent>& events) = 0;
+    /// Stops every worker now, without exit functions (processes: SIGKILL; threads: after their
+    /// current chunk) and reaps them; forgets queued chunks and pending events.
     virtual void kill_all() noexcept = 0;
 };
 

@@ -44,7 +44,7 @@ bool ForkBackend::running(int worker) {
     return true;
 }
 
-void ForkBackend::start(int worker, Kernel& kernel) {
+void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
     posix::SocketPair sockets = posix::make_socket_pair();
     // Flush first, or the child would print the parent's buffered output again.
     std::cout.flush();
@@ -56,7 +56,7 @@ void ForkBackend::start(int worker, Kernel& kernel) {
     if (pid == 0) {
         posix::die_with_parent(parent);
         sockets.parent.reset();
-        become_worker(worker, std::move(sockets.child), kernel);
+        become_worker(worker, std::move(sockets.child), *kernel);
     }
     sockets.child.reset();
     Worker& w = workers_[static_cast<std::size_t>(worker)];
@@ -93,7 +93,8 @@ void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& ker
     ::_exit(status);
 }
 
-bool ForkBackend::install(int worker, Kernel& /*kernel*/, const KernelShipping& shipping) {
+bool ForkBackend::install(int worker, const std::shared_ptr<Kernel>& /*kernel*/,
+                          const KernelShipping& shipping) {
     if (shipping.factory == nullptr) return false;
     ByteBuffer frame;
     transport::begin_frame(frame);
@@ -154,6 +155,9 @@ void ForkBackend::receive_from(int worker, std::vector<WorkerEvent>& events) {
         if (frame.type == transport::FrameType::result) {
             event.kind = WorkerEvent::Kind::chunk_done;
             event.results.bytes = std::move(frame.body);
+        } else if (frame.type == transport::FrameType::exit_result) {
+            event.kind = WorkerEvent::Kind::exit_result;
+            event.results.bytes = std::move(frame.body);
         } else if (frame.type == transport::FrameType::task_failed) {
             event.kind = WorkerEvent::Kind::chunk_failed;
             ByteReader in(frame.body.view());
@@ -170,7 +174,8 @@ void ForkBackend::handle_exit(int worker, std::vector<WorkerEvent>& events) {
     // Results it wrote before it died still count: read them before reporting the death.
     receive_from(worker, events);
     const posix::ExitStatus status = posix::reap(w.pid);
-    const bool expected = w.stopping;
+    // Asked to stop and ended cleanly; a stopping worker can still die in its exit function.
+    const bool expected = w.stopping && status.signal == 0 && status.exit_code == 0;
     w = Worker{};
     WorkerEvent event;
     event.kind = expected ? WorkerEvent::Kind::worker_exited : WorkerEvent::Kind::worker_died;
@@ -190,15 +195,18 @@ void ForkBackend::stop(int worker) {
     w.channel->send_owned(std::move(frame));
 }
 
-void ForkBackend::join_all() {
+void ForkBackend::join_all(std::vector<WorkerEvent>& events) {
     for (int worker = 0; worker < n_workers(); ++worker) stop(worker);
-    std::vector<WorkerEvent> ignored;
+    std::vector<WorkerEvent> arrived;
     for (;;) {
         bool any = false;
         for (Worker& w : workers_) any = any || w.pid > 0;
         if (!any) return;
-        poll_once(ignored, -1);
-        ignored.clear();
+        poll_once(arrived, -1);
+        for (WorkerEvent& event : arrived) {
+            if (event.kind != WorkerEvent::Kind::worker_exited) events.push_back(std::move(event));
+        }
+        arrived.clear();
     }
 }
 

@@ -26,12 +26,13 @@ public:
         return static_cast<int>(workers_.size());
     }
     [[nodiscard]] bool running(int worker) override;
-    void start(int worker, Kernel& kernel) override;
-    bool install(int worker, Kernel& kernel, const KernelShipping& shipping) override;
+    void start(int worker, const std::shared_ptr<Kernel>& kernel) override;
+    bool install(int worker, const std::shared_ptr<Kernel>& kernel,
+                 const KernelShipping& shipping) override;
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
     void stop(int worker) override;
     void wait(std::vector<WorkerEvent>& events) override;
-    void join_all() override;
+    void join_all(std::vector<WorkerEvent>& events) override;
     void kill_all() noexcept override;
 
 private:

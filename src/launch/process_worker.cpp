@@ -1,6 +1,7 @@
 #include "launch/process_worker.hpp"
 
 #include <exception>
+#include <limits>
 #include <memory>
 
 #include "mpire/codec.hpp"
@@ -10,8 +11,34 @@
 namespace mpire::detail {
 
 namespace {
+
 constexpr int exit_ok = 0;
 constexpr int exit_broken_channel = 70;  // EX_SOFTWARE: the parent sent something unreadable
+
+// A failure that belongs to no chunk (the worker's init or exit function).
+constexpr std::uint64_t no_chunk = std::numeric_limits<std::uint64_t>::max();
+
+bool send_failure(int channel_fd, ByteBuffer& reply, const TaskError& error, std::uint64_t id) {
+    transport::begin_frame(reply);
+    encode(reply, error);
+    transport::finish_frame(reply, transport::FrameType::task_failed, id);
+    return posix::write_all(channel_fd, reply.data(), reply.size());
+}
+
+// Runs the exit function and sends what it returned (or threw) before the worker exits.
+void finish_worker(int channel_fd, Kernel& kernel, WorkerContext& context, ByteBuffer& reply) {
+    Payload result;
+    transport::begin_frame(result.bytes);
+    bool has_result = false;
+    TaskError error;
+    if (!kernel.run_exit(context, true, result, has_result, error)) {
+        send_failure(channel_fd, reply, error, no_chunk);
+    } else if (has_result) {
+        transport::finish_frame(result.bytes, transport::FrameType::exit_result, no_chunk);
+        posix::write_all(channel_fd, result.bytes.data(), result.bytes.size());
+    }
+}
+
 }  // namespace
 
 int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexcept {
@@ -22,6 +49,11 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexc
         ByteBuffer body;
         ByteBuffer reply;
         TaskError error;
+        // After a failing init the worker stays: the parent reports the failure and stops it.
+        if (!current->run_init(context, error) &&
+            !send_failure(channel_fd, reply, error, no_chunk)) {
+            return exit_ok;
+        }
         for (;;) {
             transport::FrameHeader header;
             if (!posix::read_exact(channel_fd, &header, sizeof header)) return exit_ok;
@@ -44,16 +76,16 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexc
                     transport::begin_frame(reply);
                     if (current->run_bytes(context, in, reply, error)) {
                         transport::finish_frame(reply, transport::FrameType::result, header.id);
-                    } else {
-                        transport::begin_frame(reply);
-                        encode(reply, error);
-                        transport::finish_frame(reply, transport::FrameType::task_failed,
-                                                header.id);
+                        if (!posix::write_all(channel_fd, reply.data(), reply.size())) {
+                            return exit_ok;
+                        }
+                    } else if (!send_failure(channel_fd, reply, error, header.id)) {
+                        return exit_ok;
                     }
-                    if (!posix::write_all(channel_fd, reply.data(), reply.size())) return exit_ok;
                     break;
                 }
                 case transport::FrameType::stop:
+                    finish_worker(channel_fd, *current, context, reply);
                     return exit_ok;
                 default:
                     return exit_broken_channel;

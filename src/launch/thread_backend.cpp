@@ -1,9 +1,16 @@
 #include "launch/thread_backend.hpp"
 
+#include <limits>
+
 #include "engine/worker_identity.hpp"
 #include "posix/affinity.hpp"
 
 namespace mpire::detail {
+
+namespace {
+// A failure that belongs to no chunk (the worker's init or exit function).
+constexpr std::uint64_t no_chunk = std::numeric_limits<std::uint64_t>::max();
+}  // namespace
 
 ThreadBackend::ThreadBackend(int n_workers, WorkerSetup setup) : setup_(std::move(setup)) {
     for (int i = 0; i < n_workers; ++i) workers_.push_back(std::make_unique<Worker>());
@@ -17,19 +24,20 @@ bool ThreadBackend::running(int worker) {
     return w.thread.joinable() && !w.returned;
 }
 
-void ThreadBackend::start(int worker, Kernel& kernel) {
-    std::thread& thread = workers_[static_cast<std::size_t>(worker)]->thread;
-    if (thread.joinable()) thread.join();  // it was stopped and has returned, or is returning
-    workers_[static_cast<std::size_t>(worker)]->returned = false;
-    thread = std::thread([this, worker, k = &kernel] { serve(worker, k); });
+void ThreadBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
+    Worker& w = *workers_[static_cast<std::size_t>(worker)];
+    if (w.thread.joinable()) w.thread.join();  // it was stopped and has returned, or is returning
+    w.returned = false;
+    w.thread = std::thread([this, worker, kernel] { serve(worker, kernel); });
     if (!setup_.cpu_sets.empty()) {
-        posix::pin_thread(thread.native_handle(),
+        posix::pin_thread(w.thread.native_handle(),
                           setup_.cpu_sets[static_cast<std::size_t>(worker)]);
     }
 }
 
-bool ThreadBackend::install(int worker, Kernel& kernel, const KernelShipping& /*shipping*/) {
-    post(worker, Message{Message::Kind::install, &kernel, 0, nullptr});
+bool ThreadBackend::install(int worker, const std::shared_ptr<Kernel>& kernel,
+                            const KernelShipping& /*shipping*/) {
+    post(worker, Message{Message::Kind::install, kernel, 0, nullptr});
     return true;
 }
 
@@ -46,10 +54,19 @@ void ThreadBackend::post(int worker, Message message) {
     w.wake.notify_one();
 }
 
-void ThreadBackend::serve(int worker, Kernel* kernel) {
+void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
     if (setup_.daemon) mark_thread_as_daemon_worker();
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
     WorkerContext context{worker, {}};
+    {
+        WorkerEvent failed;
+        if (!kernel->run_init(context, failed.error)) {
+            failed.kind = WorkerEvent::Kind::chunk_failed;
+            failed.worker = worker;
+            failed.chunk_id = no_chunk;
+            push_event(std::move(failed));
+        }
+    }
     for (;;) {
         Message message;
         {
@@ -58,7 +75,8 @@ void ThreadBackend::serve(int worker, Kernel* kernel) {
             message = std::move(w.inbox.front());
             w.inbox.pop_front();
         }
-        if (message.kind == Message::Kind::stop) {
+        if (message.kind == Message::Kind::stop || message.kind == Message::Kind::abort) {
+            if (message.kind == Message::Kind::stop) finish(context, *kernel);
             {
                 const std::lock_guard lock(w.mutex);
                 w.returned = true;
@@ -70,7 +88,7 @@ void ThreadBackend::serve(int worker, Kernel* kernel) {
             return;
         }
         if (message.kind == Message::Kind::install) {
-            kernel = message.kernel;
+            kernel = std::move(message.kernel);
             continue;
         }
         WorkerEvent event;
@@ -82,6 +100,21 @@ void ThreadBackend::serve(int worker, Kernel* kernel) {
             event.kind = WorkerEvent::Kind::chunk_failed;
         }
         message.chunk.reset();  // the user's elements are destroyed on the worker, not later
+        push_event(std::move(event));
+    }
+}
+
+// Runs the exit function and reports what it returned or threw.
+void ThreadBackend::finish(WorkerContext& context, Kernel& kernel) {
+    WorkerEvent event;
+    event.worker = context.worker_id;
+    event.chunk_id = no_chunk;
+    bool has_result = false;
+    if (!kernel.run_exit(context, false, event.results, has_result, event.error)) {
+        event.kind = WorkerEvent::Kind::chunk_failed;
+        push_event(std::move(event));
+    } else if (has_result) {
+        event.kind = WorkerEvent::Kind::exit_result;
         push_event(std::move(event));
     }
 }
@@ -105,30 +138,36 @@ void ThreadBackend::wait(std::vector<WorkerEvent>& events) {
     events_.clear();
 }
 
-void ThreadBackend::stop_all(bool drop_queued) noexcept {
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-        Worker& w = *workers_[i];
-        if (!w.thread.joinable()) continue;
+void ThreadBackend::stop_all(Message::Kind how) noexcept {
+    for (auto& w : workers_) {
+        if (!w->thread.joinable()) continue;
         {
-            const std::lock_guard lock(w.mutex);
-            if (drop_queued) w.inbox.clear();
-            w.inbox.push_back(Message{Message::Kind::stop, nullptr, 0, nullptr});
+            const std::lock_guard lock(w->mutex);
+            if (how == Message::Kind::abort) w->inbox.clear();
+            w->inbox.push_back(Message{how, nullptr, 0, nullptr});
         }
-        w.wake.notify_one();
+        w->wake.notify_one();
     }
     for (auto& w : workers_) {
         if (w->thread.joinable()) w->thread.join();
         w->inbox.clear();
     }
+}
+
+void ThreadBackend::join_all(std::vector<WorkerEvent>& events) {
+    stop_all(Message::Kind::stop);
     const std::lock_guard lock(events_mutex_);
+    for (WorkerEvent& event : events_) {
+        if (event.kind != WorkerEvent::Kind::worker_exited) events.push_back(std::move(event));
+    }
     events_.clear();
 }
 
-void ThreadBackend::join_all() { stop_all(false); }
-
 void ThreadBackend::kill_all() noexcept {
     // Threads cannot be killed: each finishes the chunk it is running, then exits.
-    stop_all(true);
+    stop_all(Message::Kind::abort);
+    const std::lock_guard lock(events_mutex_);
+    events_.clear();
 }
 
 }  // namespace mpire::detail

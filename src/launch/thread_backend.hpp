@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "launch/backend.hpp"
+#include "mpire/detail/worker_context.hpp"
 
 namespace mpire::detail {
 
@@ -25,18 +26,21 @@ public:
         return static_cast<int>(workers_.size());
     }
     [[nodiscard]] bool running(int worker) override;
-    void start(int worker, Kernel& kernel) override;
-    bool install(int worker, Kernel& kernel, const KernelShipping& shipping) override;
+    void start(int worker, const std::shared_ptr<Kernel>& kernel) override;
+    bool install(int worker, const std::shared_ptr<Kernel>& kernel,
+                 const KernelShipping& shipping) override;
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
     void stop(int worker) override;
     void wait(std::vector<WorkerEvent>& events) override;
-    void join_all() override;
+    void join_all(std::vector<WorkerEvent>& events) override;
     void kill_all() noexcept override;
 
 private:
     struct Message {
-        enum class Kind { install, chunk, stop } kind = Kind::chunk;
-        Kernel* kernel = nullptr;
+        // stop runs the exit function first; abort (kill_all) does not.
+        enum class Kind { install, chunk, stop, abort } kind = Kind::chunk;
+        // Shared: a kept-alive thread may run its kernel's exit function after the call ended.
+        std::shared_ptr<Kernel> kernel;
         std::uint64_t chunk_id = 0;
         std::unique_ptr<Box> chunk;
     };
@@ -50,8 +54,9 @@ private:
 
     void post(int worker, Message message);
     void push_event(WorkerEvent event);
-    void serve(int worker, Kernel* kernel);
-    void stop_all(bool drop_queued) noexcept;
+    void serve(int worker, std::shared_ptr<Kernel> kernel);
+    void finish(WorkerContext& context, Kernel& kernel);
+    void stop_all(Message::Kind how) noexcept;
 
     std::vector<std::unique_ptr<Worker>> workers_;
     WorkerSetup setup_;

@@ -14,7 +14,8 @@ enum class FrameType : std::uint32_t {
     chunk,        // parent -> worker: run these tasks
     stop,         // parent -> worker: exit when done
     result,       // worker -> parent: the results of chunk `id`
-    task_failed,  // worker -> parent: a task of chunk `id` threw (an encoded TaskError)
+    task_failed,  // worker -> parent: a task of chunk `id` (or init/exit) threw: a TaskError
+    exit_result,  // worker -> parent: what its exit function returned
 };
 
 struct FrameHeader {

@@ -5,67 +5,36 @@
 #include <memory>
 #include <optional>
 #include <typeinfo>
+#include <vector>
 
 #include "mpire/detail/byte_buffer.hpp"
 #include "mpire/detail/invoke.hpp"
 #include "mpire/detail/task_error.hpp"
+#include "mpire/detail/worker_context.hpp"
 #include "mpire/options.hpp"
 
 /// The type-erased engine as the typed front end sees it. Everything here is implemented in
 /// src/engine; templates only fill chunks, run kernels and decode results.
 namespace mpire::detail {
 
-/// A typed value moved between threads without serialization (threading workers).
-class Box {
-public:
-    virtual ~Box() = default;
-};
-template <class T>
-class TypedBox final : public Box {
-public:
-    explicit TypedBox(T v) : value(std::move(v)) {}
-    T value;
-};
-
-/// A chunk of tasks or of results: bytes for process workers, a box for threading workers.
-/// Byte payloads start with `frame_header_size` bytes that belong to the transport.
-struct Payload {
-    ByteBuffer bytes;
-    std::unique_ptr<Box> box;
-};
-inline constexpr std::size_t frame_header_size = 24;
-
-/// A worker's own state object (use_worker_state). It is created, default-constructed, the
-/// first time a function asks for it, and kept for the worker's life while functions ask for
-/// the same type; a function asking for another type gets a fresh object of that type.
-class WorkerStateSlot {
-public:
-    template <class T>
-    T& get() {
-        if (type_ == nullptr || *type_ != typeid(T)) {
-            object_ = Owner(new T(), [](void* p) { delete static_cast<T*>(p); });
-            type_ = &typeid(T);
-        }
-        return *static_cast<T*>(object_.get());
-    }
-
-private:
-    using Owner = std::unique_ptr<void, void (*)(void*)>;
-    Owner object_{nullptr, [](void*) {}};
-    const std::type_info* type_ = nullptr;
-};
-
-/// What a task function sees of the worker it runs on; lives as long as the worker.
-struct WorkerContext {
-    int worker_id = 0;
-    WorkerStateSlot state;
+/// What a call's kernel carries besides its task function: the leading parameters the pool
+/// passes (and the shared objects they point at), and the call's worker init and exit functions.
+struct KernelContext {
+    LeadFlags lead;
+    void* shared = nullptr;  // under fork valid in the workers too: they inherit the memory
+    std::shared_ptr<Hook> init;
+    std::shared_ptr<Hook> exit;
 };
 
 /// A user function turned into something that runs a chunk of tasks. It is built in the
 /// parent; process workers either inherit it through fork or rebuild it from `KernelShipping`.
 class Kernel {
 public:
+    explicit Kernel(KernelContext context) : context_(std::move(context)) {}
+    Kernel(const Kernel&) = delete;
+    Kernel& operator=(const Kernel&) = delete;
     virtual ~Kernel() = default;
+
     /// Process workers: decodes the items after `in`'s position, runs them and appends the
     /// encoded results to `out`. Returns false and fills `error` when a task throws.
     virtual bool run_bytes(WorkerContext& context, ByteReader& in, ByteBuffer& out,
@@ -73,9 +42,26 @@ public:
     /// Threading workers: the same on typed boxes.
     virtual bool run_boxed(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
                            TaskError& error) = 0;
-    /// Parent side: "tasks 40 to 47, the first with Arg 0: 40", for a chunk a worker died on.
+    /// Parent side: the first task's arguments, for a chunk a worker died on.
     [[nodiscard]] virtual std::string describe_chunk(const Payload& chunk) const = 0;
+
+    /// Runs the worker_init function, if any, as the worker starts. Returns false and fills
+    /// `error` when it throws.
+    bool run_init(WorkerContext& worker, TaskError& error);
+    /// Runs the worker_exit function, if any, as the worker stops. A result, when it returns
+    /// one, goes to `out` and `has_result` is set. Returns false and fills `error` on a throw.
+    bool run_exit(WorkerContext& worker, bool as_bytes, Payload& out, bool& has_result,
+                  TaskError& error);
+    [[nodiscard]] const KernelContext& context() const noexcept { return context_; }
+
+protected:
+    KernelContext context_;
 };
+
+/// The leading part of `KernelShipping::state`, shared by every kernel: returns false (and
+/// writes nothing useful) when the exit function cannot be shipped.
+bool encode_kernel_context(ByteBuffer& out, const KernelContext& context);
+[[nodiscard]] KernelContext decode_kernel_context(ByteReader& in);
 
 /// Rebuilds a kernel inside a live worker process from the bytes of `KernelShipping::state`.
 using KernelFactory = std::unique_ptr<Kernel> (*)(ByteReader& state);
@@ -131,9 +117,16 @@ void set_use_worker_state(PoolCore& core, bool use_worker_state);
 /// Throws std::invalid_argument, saying what the function should look like, when it does not
 /// accept the leading parameters the pool passes (`accepted` is false) or when it names a
 /// different type for the shared objects than the pool holds.
-void check_task_form(LeadFlags flags, bool accepted, const std::type_info* shared_type_wanted,
-                     bool shared_taken_as_mutable, const SharedObjects& shared_objects);
+void check_task_form(const char* function, LeadFlags flags, bool accepted,
+                     const std::type_info* shared_type_wanted, bool shared_taken_as_mutable,
+                     const SharedObjects& shared_objects);
+/// The same for a worker init or exit function, when one is set.
+void check_hook(const char* function, const WorkerFunction& hook, LeadFlags flags,
+                const SharedObjects& shared_objects);
 void stop_and_join(PoolCore& core);
+/// What the workers' exit functions returned since the last map call started; throws
+/// std::logic_error when they return another type than `type`.
+[[nodiscard]] std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& type);
 void terminate(PoolCore& core) noexcept;
 /// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.
 void close(PoolCore& core) noexcept;
@@ -146,7 +139,7 @@ void close(PoolCore& core) noexcept;
 
 /// Everything a map call needs, built by the typed front end before the call starts.
 struct RunPlan {
-    std::unique_ptr<Kernel> kernel;
+    std::shared_ptr<Kernel> kernel;
     KernelShipping shipping;
     std::unique_ptr<ChunkSource> source;
     RunSettings settings;

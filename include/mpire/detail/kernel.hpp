@@ -20,17 +20,9 @@
 #include "mpire/detail/engine.hpp"
 #include "mpire/detail/invoke.hpp"
 #include "mpire/detail/lead_call.hpp"
+#include "mpire/detail/shipping.hpp"
 
 namespace mpire::detail {
-
-/// Whether a callable can be rebuilt inside a worker that was started before it existed:
-/// function pointers (same binary, same addresses after fork), capture-less lambdas and other
-/// empty function objects, and function objects with a `serialize` function. Lambdas with
-/// captures cannot: a reference capture would silently point at a stale copy.
-template <class F>
-inline constexpr bool is_shippable = std::is_pointer_v<F> ||
-                                     (std::is_empty_v<F> && std::is_default_constructible_v<F>) ||
-                                     (has_user_codec<F> && std::is_default_constructible_v<F>);
 
 /// Runs chunks of tasks of input element type `E` through the function `F`.
 template <class F, class E>
@@ -41,11 +33,9 @@ public:
     using Items = std::vector<E>;
     using Results = std::vector<Result>;
 
-    /// `lead` must name a form the function accepts and `shared` point at an object of the type
-    /// that form takes (the front end checks both). Under fork, `shared` stays valid in the
-    /// workers: they inherit the parent's memory.
-    TaskKernel(F f, LeadFlags lead, void* shared)
-        : f_(std::move(f)), lead_(lead), shared_(shared) {}
+    /// `context.lead` must name a form the function accepts and `context.shared` point at an
+    /// object of the type that form takes (the front end checks both).
+    TaskKernel(F f, KernelContext context) : Kernel(std::move(context)), f_(std::move(f)) {}
 
     bool run_bytes(WorkerContext& context, ByteReader& in, ByteBuffer& out,
                    TaskError& error) override {
@@ -76,8 +66,9 @@ public:
             try {
                 results.push_back(call<false>(context, items[i]));
             } catch (...) {
-                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
-                                                  describe_task_args<F, E>(items[i], lead_));
+                error =
+                    capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+                                              describe_task_args<F, E>(items[i], context_.lead));
                 return false;
             }
         }
@@ -88,7 +79,8 @@ public:
     [[nodiscard]] std::string describe_chunk(const Payload& chunk) const override {
         if (chunk.box) {
             const Items& items = static_cast<const TypedBox<Items>&>(*chunk.box).value;
-            return items.empty() ? std::string() : describe_task_args<F, E>(items.front(), lead_);
+            return items.empty() ? std::string()
+                                 : describe_task_args<F, E>(items.front(), context_.lead);
         }
         ByteReader in(chunk.bytes.view().subspan(frame_header_size));
         if (decode_size(in) == 0) return {};
@@ -96,20 +88,9 @@ public:
     }
 
     static std::unique_ptr<Kernel> rebuild(ByteReader& state) {
-        LeadFlags lead;
-        void* shared = nullptr;
-        decode(state, lead);
-        state.read(&shared, sizeof shared);
-        if constexpr (std::is_pointer_v<F>) {
-            F f = nullptr;
-            state.read(&f, sizeof f);
-            return std::make_unique<TaskKernel>(f, lead, shared);
-        } else if constexpr (std::is_empty_v<F> && std::is_default_constructible_v<F>) {
-            return std::make_unique<TaskKernel>(F{}, lead, shared);
-        } else if constexpr (is_shippable<F>) {
-            F f{};
-            decode(state, f);
-            return std::make_unique<TaskKernel>(std::move(f), lead, shared);
+        if constexpr (is_shippable<F>) {
+            KernelContext context = decode_kernel_context(state);
+            return std::make_unique<TaskKernel>(decode_callable<F>(state), std::move(context));
         } else {
             return nullptr;
         }
@@ -118,13 +99,9 @@ public:
     [[nodiscard]] KernelShipping shipping() const {
         KernelShipping out;
         if constexpr (is_shippable<F>) {
-            out.factory = &TaskKernel::rebuild;
-            encode(out.state, lead_);
-            out.state.append(&shared_, sizeof shared_);
-            if constexpr (std::is_pointer_v<F>) {
-                out.state.append(&f_, sizeof f_);
-            } else if constexpr (!std::is_empty_v<F>) {
-                encode(out.state, f_);
+            if (encode_kernel_context(out.state, context_)) {
+                encode_callable(out.state, f_);
+                out.factory = &TaskKernel::rebuild;
             }
         }
         return out;
@@ -136,7 +113,7 @@ private:
         try {
             E element{};
             decode(in, element);
-            return describe_task_args<F, E>(element, lead_);
+            return describe_task_args<F, E>(element, context_.lead);
         } catch (...) {
             return "<arguments could not be decoded>";
         }
@@ -146,12 +123,11 @@ private:
     // an error message); threading workers keep theirs intact for that message.
     template <bool PreferMove>
     Result call(WorkerContext& context, E& item) {
-        return call_with_lead<Signature, PreferMove>(lead_, f_, item, context, shared_);
+        return call_with_lead<Signature, PreferMove>(context_.lead, f_, item, context,
+                                                     context_.shared);
     }
 
     F f_;
-    LeadFlags lead_;
-    void* shared_;
 };
 
 /// Pulls tasks from a user's input range, lazily, one chunk at a time.

@@ -5,8 +5,8 @@
 #include <type_traits>
 #include <utility>
 
-#include "mpire/detail/engine.hpp"
 #include "mpire/detail/invoke.hpp"
+#include "mpire/detail/worker_context.hpp"
 
 /// Calling a function in the form the pool chose: the worker id, the shared objects and the
 /// worker state first (those the pool passes), then the element. Shared by task functions and

@@ -38,13 +38,14 @@ struct TaskError {
     std::string type_name;
     std::string message;
     std::string task_args;
+    std::string stage;  // empty for a task; "worker_init" or "worker_exit"
     std::string traceback;
     std::exception_ptr original{};  // threading workers only; never serialized
 
     template <class Archive>
     void serialize(Archive& archive) {
         archive(kind, system_error_code, system_error_category, worker_id, task_index, type_name,
-                message, task_args, traceback);
+                message, task_args, stage, traceback);
     }
 };
 
