@@ -6,4 +6,5 @@
 #include "mpire/errors.hpp"
 #include "mpire/imap_results.hpp"
 #include "mpire/options.hpp"
+#include "mpire/shared_memory.hpp"
 #include "mpire/worker_pool.hpp"

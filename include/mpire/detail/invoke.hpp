@@ -145,8 +145,11 @@ struct TaskForm {
     static constexpr std::size_t state_at = shared_at + (Shared ? 1 : 0);
     using SharedType = std::conditional_t<Shared, param_t<F, shared_at>, void>;
     using StateType = std::conditional_t<State, param_t<F, state_at>, void>;
-    static constexpr bool types_known =
-        (!Shared || !std::is_void_v<SharedType>)&&(!State || !std::is_void_v<StateType>);
+    // A worker state is created by the worker, so it must be default-constructible.
+    static constexpr bool shared_known = !Shared || !std::is_void_v<SharedType>;
+    static constexpr bool state_known =
+        !State || (!std::is_void_v<StateType> && std::is_default_constructible_v<StateType>);
+    static constexpr bool types_known = shared_known && state_known;
 
     template <bool On, class T>
     using lead_if = std::conditional_t<On, std::tuple<T>, std::tuple<>>;
