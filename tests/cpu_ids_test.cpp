@@ -64,6 +64,21 @@ TEST_P(CpuIdsTest, OneEntryForAllWorkers) {
     EXPECT_EQ(masks_seen(shared), (std::set<std::vector<int>>{{first_, second_}}));
 }
 
+TEST_P(CpuIdsTest, ListsBuiltAtRunTime) {
+    const std::vector<int> ids{first_, second_};
+    WorkerPool pool({.n_jobs = 2,
+                     .cpu_ids = mpire::CpuIds::one_per_worker(ids),
+                     .start_method = GetParam(),
+                     .order_tasks = true});
+    const std::vector<std::vector<int>> masks =
+        pool.map(my_cpus, std::views::iota(0, 2), {.chunk_size = 1});
+    EXPECT_EQ(masks[0], std::vector<int>{first_});
+    EXPECT_EQ(masks[1], std::vector<int>{second_});
+    WorkerPool shared(
+        {.n_jobs = 2, .cpu_ids = mpire::CpuIds::sets({ids}), .start_method = GetParam()});
+    EXPECT_EQ(masks_seen(shared), (std::set<std::vector<int>>{ids}));
+}
+
 TEST_P(CpuIdsTest, ACpuSetPerWorker) {
     WorkerPool pool({.n_jobs = 2,
                      .cpu_ids = {{first_}, {first_, second_}},

@@ -129,6 +129,15 @@ TEST_P(InitExitTest, MismatchesAreRejected) {
     EXPECT_THROW((void)pool.get_exit_results<std::string>(), std::logic_error);
 }
 
+TEST_P(InitExitTest, OnlyWorkersThatRanTasksInitAndExit) {
+    // As in MPIRE: init runs before a worker's first chunk, exit only if it ran one.
+    WorkerPool pool(options());
+    pool.map([](Counter& state, int) { return state.initialised; }, std::views::iota(0, 1),
+             {.worker_init = [](Counter& state) { state.initialised = 1; },
+              .worker_exit = [](Counter& state) { return state.initialised; }});
+    EXPECT_EQ(pool.get_exit_results<int>(), std::vector<int>{1});
+}
+
 INSTANTIATE_TEST_SUITE_P(StartMethods, InitExitTest,
                          testing::Values(StartMethod::fork, StartMethod::threading),
                          mpire::test::start_method_name);

@@ -76,6 +76,9 @@ TEST_P(WorkerStateTest, ComesAfterTheWorkerIdAndSharedObjects) {
 TEST_P(WorkerStateTest, TheFunctionMustTakeTheState) {
     WorkerPool pool(options());
     EXPECT_THROW(pool.map([](int x) { return x; }, std::views::iota(0, 1)), std::invalid_argument);
+    // By value, every change would be lost after the task.
+    EXPECT_THROW(pool.map([](Counter state, int) { return ++state.tasks; }, std::views::iota(0, 1)),
+                 std::invalid_argument);
 }
 
 TEST_P(WorkerStateTest, SetUseWorkerStateSwitches) {

@@ -33,14 +33,28 @@ enum class StartMethod {
 };
 
 /// CPU pinning in MPIRE's forms: one CPU per worker `{0, 1, 2}`, one CPU set per worker
-/// `{{0, 1}, {2, 3}}`, or one entry shared by all workers `{{0, 1}}`. Not supported yet.
+/// `{{0, 1}, {2, 3}}`, or one entry shared by all workers (`{3}`, `{{0, 1}}`). Lists built at
+/// run time go through `CpuIds::one_per_worker(ids)` or `CpuIds::sets(sets)`.
 class CpuIds {
 public:
     CpuIds() = default;
-    CpuIds(std::initializer_list<int> one_cpu_per_worker) {
-        for (int cpu : one_cpu_per_worker) per_worker_.push_back({cpu});
+    CpuIds(std::initializer_list<int> one_cpu_per_worker)  // NOLINT(google-explicit-constructor)
+        : CpuIds(one_per_worker(std::vector<int>(one_cpu_per_worker))) {}
+    CpuIds(std::initializer_list<std::vector<int>> cpu_sets)  // NOLINT(google-explicit-constructor)
+        : per_worker_(cpu_sets) {}
+
+    /// Worker i runs on CPU `cpus[i]` (or all on `cpus[0]` when there is one entry).
+    static CpuIds one_per_worker(const std::vector<int>& cpus) {
+        CpuIds ids;
+        for (int cpu : cpus) ids.per_worker_.push_back({cpu});
+        return ids;
     }
-    CpuIds(std::initializer_list<std::vector<int>> cpu_sets) : per_worker_(cpu_sets) {}
+    /// Worker i runs on the CPUs `cpu_sets[i]` (or all on `cpu_sets[0]` when there is one).
+    static CpuIds sets(std::vector<std::vector<int>> cpu_sets) {
+        CpuIds ids;
+        ids.per_worker_ = std::move(cpu_sets);
+        return ids;
+    }
 
     [[nodiscard]] bool empty() const noexcept { return per_worker_.empty(); }
     [[nodiscard]] const std::vector<std::vector<int>>& per_worker() const noexcept {

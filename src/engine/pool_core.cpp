@@ -127,8 +127,9 @@ void check_task_form(const char* function, LeadFlags flags, bool accepted,
             "mpire: the {} does not match the pool's settings: its parameters must be {}"
             "then its own arguments (pass_worker_id: {}, shared_objects: {}, "
             "use_worker_state: {}). Shared objects and worker state take their type from the "
-            "function's parameter, so a generic lambda cannot receive them.",
-            function, expected.empty() ? std::string("only ") : expected, flags.worker_id,
+            "function's parameter, so a generic lambda cannot receive them; the worker state "
+            "must be taken by reference and be default-constructible.",
+            function, expected.empty() ? std::string("nothing before ") : expected, flags.worker_id,
             flags.shared_objects, flags.worker_state));
     }
     if (!flags.shared_objects || shared_type_wanted == nullptr) return;

@@ -15,7 +15,7 @@ namespace {
 constexpr int exit_ok = 0;
 constexpr int exit_broken_channel = 70;  // EX_SOFTWARE: the parent sent something unreadable
 
-// A failure that belongs to no chunk (the worker's init or exit function).
+// A failure that belongs to no chunk (the worker's exit function).
 constexpr std::uint64_t no_chunk = std::numeric_limits<std::uint64_t>::max();
 
 bool send_failure(int channel_fd, ByteBuffer& reply, const TaskError& error, std::uint64_t id) {
@@ -49,11 +49,8 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexc
         ByteBuffer body;
         ByteBuffer reply;
         TaskError error;
-        // After a failing init the worker stays: the parent reports the failure and stops it.
-        if (!current->run_init(context, error) &&
-            !send_failure(channel_fd, reply, error, no_chunk)) {
-            return exit_ok;
-        }
+        // As in MPIRE, init runs before the worker's first chunk and exit only if it ran one.
+        bool initialised = false;
         for (;;) {
             transport::FrameHeader header;
             if (!posix::read_exact(channel_fd, &header, sizeof header)) return exit_ok;
@@ -74,6 +71,12 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexc
                 case transport::FrameType::chunk: {
                     ByteReader in(body.view());
                     transport::begin_frame(reply);
+                    if (!initialised && !current->run_init(context, error)) {
+                        // The chunk fails with it; the parent reports it and stops the worker.
+                        if (!send_failure(channel_fd, reply, error, header.id)) return exit_ok;
+                        break;
+                    }
+                    initialised = true;
                     if (current->run_bytes(context, in, reply, error)) {
                         transport::finish_frame(reply, transport::FrameType::result, header.id);
                         if (!posix::write_all(channel_fd, reply.data(), reply.size())) {
@@ -85,7 +88,7 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexc
                     break;
                 }
                 case transport::FrameType::stop:
-                    finish_worker(channel_fd, *current, context, reply);
+                    if (initialised) finish_worker(channel_fd, *current, context, reply);
                     return exit_ok;
                 default:
                     return exit_broken_channel;

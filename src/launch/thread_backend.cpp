@@ -8,7 +8,7 @@
 namespace mpire::detail {
 
 namespace {
-// A failure that belongs to no chunk (the worker's init or exit function).
+// A failure that belongs to no chunk (the worker's exit function).
 constexpr std::uint64_t no_chunk = std::numeric_limits<std::uint64_t>::max();
 }  // namespace
 
@@ -58,15 +58,8 @@ void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
     if (setup_.daemon) mark_thread_as_daemon_worker();
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
     WorkerContext context{worker, {}};
-    {
-        WorkerEvent failed;
-        if (!kernel->run_init(context, failed.error)) {
-            failed.kind = WorkerEvent::Kind::chunk_failed;
-            failed.worker = worker;
-            failed.chunk_id = no_chunk;
-            push_event(std::move(failed));
-        }
-    }
+    // As in MPIRE, init runs before the worker's first chunk and exit only if it ran one.
+    bool initialised = false;
     for (;;) {
         Message message;
         {
@@ -76,7 +69,7 @@ void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
             w.inbox.pop_front();
         }
         if (message.kind == Message::Kind::stop || message.kind == Message::Kind::abort) {
-            if (message.kind == Message::Kind::stop) finish(context, *kernel);
+            if (message.kind == Message::Kind::stop && initialised) finish(context, *kernel);
             {
                 const std::lock_guard lock(w.mutex);
                 w.returned = true;
@@ -94,11 +87,12 @@ void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
         WorkerEvent event;
         event.worker = worker;
         event.chunk_id = message.chunk_id;
-        if (kernel->run_boxed(context, *message.chunk, event.results.box, event.error)) {
-            event.kind = WorkerEvent::Kind::chunk_done;
-        } else {
-            event.kind = WorkerEvent::Kind::chunk_failed;
-        }
+        const bool ready = initialised || kernel->run_init(context, event.error);
+        initialised = ready;
+        const bool done =
+            ready && kernel->run_boxed(context, *message.chunk, event.results.box, event.error);
+        // A failing init fails the chunk it was run for.
+        event.kind = done ? WorkerEvent::Kind::chunk_done : WorkerEvent::Kind::chunk_failed;
         message.chunk.reset();  // the user's elements are destroyed on the worker, not later
         push_event(std::move(event));
     }

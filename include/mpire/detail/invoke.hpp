@@ -145,10 +145,12 @@ struct TaskForm {
     static constexpr std::size_t state_at = shared_at + (Shared ? 1 : 0);
     using SharedType = std::conditional_t<Shared, param_t<F, shared_at>, void>;
     using StateType = std::conditional_t<State, param_t<F, state_at>, void>;
-    // A worker state is created by the worker, so it must be default-constructible.
+    // A worker state is created by the worker, so it must be default-constructible; it is taken
+    // by reference, or changes to it would be lost after every task.
     static constexpr bool shared_known = !Shared || !std::is_void_v<SharedType>;
     static constexpr bool state_known =
-        !State || (!std::is_void_v<StateType> && std::is_default_constructible_v<StateType>);
+        !State || (!std::is_void_v<StateType> && std::is_default_constructible_v<StateType> &&
+                   std::is_reference_v<declared_param_t<F, state_at>>);
     static constexpr bool types_known = shared_known && state_known;
 
     template <bool On, class T>
