@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 #include <ranges>
 #include <stdexcept>
@@ -168,6 +169,22 @@ TEST_F(ExitOnProcesses, AWorkerDyingInItsExitFunctionDuringItsLifespanIsReported
         pool.map([](int x) { return x; }, std::views::iota(0, 6),
                  {.chunk_size = 1, .worker_lifespan = 2, .worker_exit = [] { std::_Exit(9); }}),
         mpire::WorkerDiedError);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_P(InitExitTest, TheDestructorRunsExitFunctionsOfKeptAliveWorkers) {
+    // Unlike MPIRE, which skips them unless stop_and_join() is called.
+    mpire::SharedValue<std::atomic<int>> exits;
+    {
+        WorkerPool pool(options(true));
+        pool.map(square_and_count_even, std::views::iota(0, 40), {.chunk_size = 1});
+        pool.map(square_and_count_even, std::views::iota(0, 40),
+                 {.chunk_size = 1, .worker_exit = [&exits](Counter&) { exits->fetch_add(1); }});
+    }
+    EXPECT_EQ(exits->load(), 4);
 }
 
 }  // namespace
