@@ -141,3 +141,24 @@ TEST_F(SharedObjectsOnFork, AreInheritedWithoutACopy) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(SharedObjectsOnFork, ChangingThemRestartsKeptAliveWorkers) {
+    WorkerPool pool({.n_jobs = 2, .keep_alive = true});
+    const std::vector<int> first{1};
+    pool.set_shared_objects(std::cref(first));
+    auto pids = [&pool] {
+        const std::vector<pid_t> seen =
+            pool.map([](const std::vector<int>&, int) { return ::getpid(); },
+                     std::views::iota(0, 20), {.chunk_size = 1});
+        return std::set<pid_t>(seen.begin(), seen.end());
+    };
+    const std::set<pid_t> before = pids();
+    EXPECT_EQ(pids(), before);  // kept alive
+    const std::vector<int> second{2};
+    pool.set_shared_objects(std::cref(second));
+    for (pid_t pid : pids()) EXPECT_EQ(before.count(pid), 0U);
+}
+
+}  // namespace

@@ -130,3 +130,21 @@ TEST_F(WorkerIdRestartTest, ChangingPassWorkerIdRestartsKeptAliveWorkers) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_P(WorkerIdTest, OrderTasksStartsAtWorkerZeroInEveryCall) {
+    WorkerPool pool({.n_jobs = 2,
+                     .pass_worker_id = true,
+                     .start_method = GetParam(),
+                     .keep_alive = true,
+                     .order_tasks = true});
+    auto id_of = [](int worker_id, int) { return worker_id; };
+    for (int call = 0; call < 3; ++call) {
+        EXPECT_EQ(pool.map(id_of, std::views::iota(0, 3), {.chunk_size = 1}),
+                  (std::vector<int>{0, 1, 0}))
+            << call;
+    }
+}
+
+}  // namespace
