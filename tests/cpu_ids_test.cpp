@@ -126,8 +126,6 @@ TEST_P(CpuIdsTest, InvalidIdsAreRejectedAsMpireDoes) {
         std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, CpuIdsTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(CpuIdsTest);
 
 }  // namespace

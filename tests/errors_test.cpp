@@ -288,9 +288,7 @@ TEST_P(ErrorsTest, NonDaemonWorkersCanNestPools) {
     EXPECT_EQ(sums, (std::vector<int>{0, 0, 1, 5}));
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, ErrorsTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(ErrorsTest);
 
 // Deaths only exist for process workers: a thread that segfaults takes the whole program.
 class WorkerDeathTest : public mpire::test::LeakChecked<> {};

@@ -139,9 +139,7 @@ TEST_P(InitExitTest, OnlyWorkersThatRanTasksInitAndExit) {
     EXPECT_EQ(pool.get_exit_results<int>(), std::vector<int>{1});
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, InitExitTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(InitExitTest);
 
 class ExitOnProcesses : public mpire::test::LeakChecked<> {};
 

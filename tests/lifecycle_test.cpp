@@ -54,9 +54,7 @@ TEST_P(LifecycleTest, StopAndJoinThenReuse) {
     EXPECT_EQ(pool.n_jobs(), 2U);
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, LifecycleTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(LifecycleTest);
 
 class KeepAliveTest : public mpire::test::LeakChecked<> {};
 

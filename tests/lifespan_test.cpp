@@ -86,9 +86,7 @@ TEST_P(LifespanTest, WorksWithOrderedTasks) {
     EXPECT_EQ(counts, std::vector<int>(20, 1));
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, LifespanTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(LifespanTest);
 
 class LifespanProcessTest : public mpire::test::LeakChecked<> {};
 

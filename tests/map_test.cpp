@@ -242,9 +242,7 @@ TEST_P(MapTest, PoolsAreMovable) {
     EXPECT_EQ(third.map(square, std::views::iota(0, 4)), squares(4));
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, MapTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(MapTest);
 
 TEST(MapOnThreads, SharedStateIsVisible) {
     WorkerPool pool({.n_jobs = 2, .start_method = StartMethod::threading});

@@ -73,9 +73,7 @@ TEST_P(SharedMemoryTest, StartsZeroedAndLeavesNoMappingBehind) {
     EXPECT_EQ(count_mappings(), before);
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, SharedMemoryTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(SharedMemoryTest);
 
 class SharedMutexOnFork : public mpire::test::LeakChecked<> {};
 

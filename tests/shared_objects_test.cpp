@@ -81,9 +81,7 @@ TEST_P(SharedObjectsTest, SetSharedObjectsReachesTheWorkers) {
     EXPECT_EQ(pool.map([](int x) { return x; }, std::views::iota(0, 2)), (std::vector<int>{0, 1}));
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, SharedObjectsTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(SharedObjectsTest);
 
 TEST(SharedObjectsOnThreads, WritesAreSharedByAllWorkers) {
     std::vector<int> slots(100, 0);

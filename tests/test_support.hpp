@@ -128,3 +128,10 @@ inline std::string start_method_name(const testing::TestParamInfo<StartMethod>& 
 }
 
 }  // namespace mpire::test
+
+/// Runs a parameterized suite once per start method, named after it.
+#define MPIRE_TEST_ON_EVERY_START_METHOD(suite)                                   \
+    INSTANTIATE_TEST_SUITE_P(                                                     \
+        StartMethods, suite,                                                      \
+        testing::Values(mpire::StartMethod::fork, mpire::StartMethod::threading), \
+        mpire::test::start_method_name)

@@ -108,9 +108,7 @@ TEST_P(WorkerIdTest, GenericFunctionsFollowTheSetting) {
               (std::vector<int>{1, 1}));
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, WorkerIdTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(WorkerIdTest);
 
 class WorkerIdRestartTest : public mpire::test::LeakChecked<> {};
 

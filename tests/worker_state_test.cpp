@@ -93,8 +93,6 @@ TEST_P(WorkerStateTest, SetUseWorkerStateSwitches) {
               (std::vector<int>{1, 2}));
 }
 
-INSTANTIATE_TEST_SUITE_P(StartMethods, WorkerStateTest,
-                         testing::Values(StartMethod::fork, StartMethod::threading),
-                         mpire::test::start_method_name);
+MPIRE_TEST_ON_EVERY_START_METHOD(WorkerStateTest);
 
 }  // namespace
