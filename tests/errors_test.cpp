@@ -153,6 +153,9 @@ TEST_P(ErrorsTest, ASecondMapWhileAnImapIsLiveThrows) {
     EXPECT_EQ(*it, 0);
     EXPECT_THROW(pool.map(fail_on_three, std::views::iota(0, 3)), std::logic_error);
     EXPECT_THROW(pool.stop_and_join(), std::logic_error);
+    EXPECT_THROW(pool.pass_on_worker_id(), std::logic_error);
+    EXPECT_THROW(pool.set_shared_objects(std::vector<int>{1}), std::logic_error);
+    EXPECT_THROW(pool.set_use_worker_state(), std::logic_error);
     auto waiting = pool.imap(fail_on_three, std::views::iota(5, 7));
     EXPECT_THROW((void)(waiting.begin() == waiting.end()), std::logic_error);
     std::vector<int> rest;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <numeric>
 #include <ranges>
 #include <stdexcept>
@@ -183,6 +184,61 @@ TEST_P(InitExitTest, TheDestructorRunsExitFunctionsOfKeptAliveWorkers) {
                  {.chunk_size = 1, .worker_exit = [&exits](Counter&) { exits->fetch_add(1); }});
     }
     EXPECT_EQ(exits->load(), 4);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_P(InitExitTest, ExitResultsKeepTheirTypesAcrossARestart) {
+    WorkerPool pool({.n_jobs = 2, .start_method = GetParam(), .keep_alive = true});
+    pool.map([](int x) { return x; }, std::views::iota(0, 4), {.worker_exit = [] { return 7; }});
+    pool.pass_on_worker_id();  // restarts the workers at the next call: their int exits run
+    pool.map([](int, int x) { return x; }, std::views::iota(0, 4),
+             {.worker_exit = [](int) { return std::string("later"); }});
+    EXPECT_THROW((void)pool.get_exit_results<std::string>(), std::logic_error);
+    EXPECT_EQ(pool.get_exit_results<int>(), (std::vector<int>{7, 7}));
+    pool.stop_and_join();
+    EXPECT_EQ(pool.get_exit_results<std::string>(), (std::vector<std::string>{"later", "later"}));
+}
+
+TEST_P(InitExitTest, KeptAliveWorkersThatNeverRanATaskStillRunTheLatestInit) {
+    WorkerPool pool({.n_jobs = 2,
+                     .use_worker_state = true,
+                     .start_method = GetParam(),
+                     .keep_alive = true,
+                     .order_tasks = true});
+    auto initialised = [](Counter& state, int) { return state.initialised; };
+    EXPECT_EQ(pool.map(initialised, std::views::iota(0, 1)), std::vector<int>{0});
+    // Worker 1 never ran a chunk: it runs the init of the call that first gives it one.
+    EXPECT_EQ(
+        pool.map(initialised, std::views::iota(0, 4),
+                 {.chunk_size = 1, .worker_init = [](Counter& state) { state.initialised = 1; }}),
+        (std::vector<int>{0, 1, 0, 1}));
+}
+
+TEST_P(InitExitTest, ExitFunctionsMayReadPoolOwnedSharedObjectsThatWereReplaced) {
+    WorkerPool pool({.n_jobs = 2,
+                     .shared_objects = std::vector<int>{1, 2, 3},
+                     .start_method = GetParam(),
+                     .keep_alive = true});
+    auto task = [](const std::vector<int>& v, int) { return v.size(); };
+    auto exit = [](const std::vector<int>& v) { return v.size(); };
+    pool.map(task, std::views::iota(0, 4), {.worker_exit = exit});
+    pool.set_shared_objects(std::vector<int>{4});  // the old vector is only held by workers now
+    pool.map(task, std::views::iota(0, 4), {.worker_exit = exit});
+    EXPECT_EQ(pool.get_exit_results<std::size_t>(), (std::vector<std::size_t>{3, 3}));
+    pool.stop_and_join();
+    EXPECT_EQ(pool.get_exit_results<std::size_t>(), (std::vector<std::size_t>{1, 1}));
+}
+
+TEST_F(ExitOnProcesses, AWorkerKilledWhileIdleIsNotAnExitFailure) {
+    WorkerPool pool({.n_jobs = 2, .keep_alive = true});
+    const std::vector<pid_t> pids =
+        pool.map([](int) { return ::getpid(); }, std::views::iota(0, 10), {.chunk_size = 1});
+    ::kill(pids.front(), SIGKILL);
+    ASSERT_TRUE(mpire::test::wait_for_exit(pids.front()));
+    EXPECT_NO_THROW(pool.stop_and_join());
 }
 
 }  // namespace

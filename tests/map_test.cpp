@@ -294,3 +294,13 @@ TEST(Options, DesignatedInitializersInMpiresOrderCompile) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(GenericFunctions, WithDeducedReturnTypesStillCompileAndUnpack) {
+    WorkerPool pool({.n_jobs = 2});
+    std::vector<std::pair<int, int>> pairs{{2, 3}, {4, 5}};
+    EXPECT_EQ(pool.map([](auto a, auto b) { return a * b; }, pairs), (std::vector<int>{6, 20}));
+}
+
+}  // namespace

@@ -96,12 +96,13 @@ TEST_P(WorkerIdTest, PassOnWorkerIdSwitchesAndRestartsWorkers) {
               (std::vector<int>{1, 2, 3}));
 }
 
-TEST_P(WorkerIdTest, GenericFunctionsFollowTheSetting) {
+TEST_P(WorkerIdTest, GenericFunctionsDoNotReceiveTheId) {
+    // Probing a generic lambda with an id in front could instantiate its body with the wrong
+    // types (a hard error), so only functions with one signature receive leading parameters.
     WorkerPool pool(options(true));
-    const std::vector<int> counts =
-        pool.map([](const auto&... args) { return static_cast<int>(sizeof...(args)); },
-                 std::views::iota(0, 4));
-    EXPECT_EQ(counts, (std::vector<int>{2, 2, 2, 2}));
+    EXPECT_THROW(pool.map([](const auto&... args) { return static_cast<int>(sizeof...(args)); },
+                          std::views::iota(0, 4)),
+                 std::invalid_argument);
     pool.pass_on_worker_id(false);
     EXPECT_EQ(pool.map([](const auto&... args) { return static_cast<int>(sizeof...(args)); },
                        std::views::iota(0, 2)),

@@ -99,6 +99,8 @@ public:
 
     [[nodiscard]] bool empty() const noexcept { return type_ == nullptr; }
     [[nodiscard]] void* get() const noexcept { return object_.get(); }
+    /// Keeps the object alive for as long as a worker may use it (non-owning for std::ref).
+    [[nodiscard]] const std::shared_ptr<void>& owner() const noexcept { return object_; }
     /// The object's type, without const; `typeid(void)` when empty.
     [[nodiscard]] const std::type_info& type() const noexcept {
         return type_ != nullptr ? *type_ : typeid(void);

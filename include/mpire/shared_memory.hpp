@@ -3,9 +3,12 @@
 #include <pthread.h>
 
 #include <cstddef>
+#include <limits>
 #include <new>
 #include <span>
+#include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "mpire/detail/shared_mapping.hpp"
 
@@ -33,7 +36,7 @@ class SharedArray {
 
 public:
     /// Throws std::system_error when the memory cannot be mapped.
-    explicit SharedArray(std::size_t size) : mapping_(size * sizeof(T)), size_(size) {
+    explicit SharedArray(std::size_t size) : mapping_(bytes_for(size)), size_(size) {
         for (std::size_t i = 0; i < size; ++i) new (data() + i) T();
     }
 
@@ -45,6 +48,13 @@ public:
     [[nodiscard]] std::span<T> span() const noexcept { return {data(), size_}; }
 
 private:
+    static std::size_t bytes_for(std::size_t size) {
+        if (size > std::numeric_limits<std::size_t>::max() / sizeof(T)) {
+            throw std::length_error("mpire::SharedArray: too many elements");
+        }
+        return size * sizeof(T);
+    }
+
     detail::SharedMapping mapping_;
     std::size_t size_;
 };
@@ -54,7 +64,12 @@ template <class T>
 class SharedValue {
 public:
     SharedValue() : storage_(1) {}
-    explicit SharedValue(const T& initial) : storage_(1) { storage_[0] = initial; }
+    /// Constructs the value in place (so `SharedValue<std::atomic<long>>(5)` works).
+    template <class U>
+    requires std::is_constructible_v<T, U&&>
+    explicit SharedValue(U&& initial) : storage_(1) {
+        new (storage_.data()) T(std::forward<U>(initial));
+    }
 
     [[nodiscard]] T& get() const noexcept { return storage_[0]; }
     T& operator*() const noexcept { return get(); }

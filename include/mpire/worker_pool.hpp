@@ -114,7 +114,9 @@ public:
                 results.push_back(std::move(static_cast<detail::TypedBox<T>&>(*payload.box).value));
             } else {
                 detail::ByteReader in(payload.bytes.view());
-                detail::decode(in, results.emplace_back());
+                T value{};
+                detail::decode(in, value);
+                results.push_back(std::move(value));
             }
         }
         return results;
@@ -185,7 +187,7 @@ private:
         out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
         auto kernel = std::make_shared<detail::TaskKernel<Fn, Element>>(
             std::forward<F>(f),
-            detail::KernelContext{lead, shared.get(), options.worker_init.hook(),
+            detail::KernelContext{lead, shared.owner(), options.worker_init.hook(),
                                   options.worker_exit.hook()});
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);

@@ -25,7 +25,7 @@ bool Kernel::run_init(WorkerContext& worker, TaskError& error) {
     if (!context_.init) return true;
     return run_stage("worker_init", worker, error, [&] {
         Payload ignored;  // init functions return nothing that is kept
-        context_.init->run(worker, context_.lead, context_.shared, true, ignored);
+        context_.init->run(worker, context_.lead, context_.shared.get(), true, ignored);
     });
 }
 
@@ -34,35 +34,50 @@ bool Kernel::run_exit(WorkerContext& worker, bool as_bytes, Payload& out, bool& 
     has_result = false;
     if (!context_.exit) return true;
     return run_stage("worker_exit", worker, error, [&] {
-        context_.exit->run(worker, context_.lead, context_.shared, as_bytes, out);
+        context_.exit->run(worker, context_.lead, context_.shared.get(), as_bytes, out);
         has_result = context_.exit->result_type() != typeid(void);
     });
 }
 
-bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
-    encode(out, context.lead);
-    out.append(&context.shared, sizeof context.shared);
-    const bool has_exit = context.exit != nullptr;
-    encode(out, has_exit);
-    if (!has_exit) return true;
-    const HookFactory factory = context.exit->factory();
+namespace {
+
+// A hook travels as "present?", then its factory's address and its state.
+bool encode_hook(ByteBuffer& out, const std::shared_ptr<Hook>& hook) {
+    encode(out, hook != nullptr);
+    if (!hook) return true;
+    const HookFactory factory = hook->factory();
     if (factory == nullptr) return false;
     out.append(&factory, sizeof factory);
-    context.exit->encode_state(out);
+    hook->encode_state(out);
     return true;
+}
+
+std::shared_ptr<Hook> decode_hook(ByteReader& in) {
+    bool present = false;
+    decode(in, present);
+    if (!present) return nullptr;
+    HookFactory factory = nullptr;
+    in.read(&factory, sizeof factory);
+    return factory(in);
+}
+
+}  // namespace
+
+bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
+    encode(out, context.lead);
+    void* shared = context.shared.get();  // a fork worker inherited the object at this address
+    out.append(&shared, sizeof shared);
+    return encode_hook(out, context.init) && encode_hook(out, context.exit);
 }
 
 KernelContext decode_kernel_context(ByteReader& in) {
     KernelContext context;
     decode(in, context.lead);
-    in.read(&context.shared, sizeof context.shared);
-    bool has_exit = false;
-    decode(in, has_exit);
-    if (has_exit) {
-        HookFactory factory = nullptr;
-        in.read(&factory, sizeof factory);
-        context.exit = factory(in);
-    }
+    void* shared = nullptr;
+    in.read(&shared, sizeof shared);
+    context.shared = std::shared_ptr<void>(std::shared_ptr<void>(), shared);  // not owned here
+    context.init = decode_hook(in);
+    context.exit = decode_hook(in);
     return context;
 }
 

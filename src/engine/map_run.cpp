@@ -36,8 +36,6 @@ public:
         epoch_ = core_->epoch;
         run_id_ = ++core_->last_run_id;
         core_->exit_results.clear();
-        if (kernel_->context().exit)
-            core_->exit_result_type = &kernel_->context().exit->result_type();
         try {
             prepare_workers();
         } catch (...) {
@@ -125,12 +123,13 @@ private:
 
     void prepare_workers() {
         const int n = backend_.n_workers();
+        // Decided for all workers before any receives the new kernel, so that every worker
+        // stopped here runs its old exit function.
         bool restart = false;
         for (int w = 0; w < n && !restart; ++w) {
-            if (!backend_.running(w)) continue;
-            restart =
-                core_->started_setup[w] != core_->worker_setup ||
-                (core_->installed_run[w] != run_id_ && !backend_.install(w, kernel_, shipping_));
+            restart = backend_.running(w) &&
+                      (core_->started_setup[w] != core_->worker_setup ||
+                       (core_->installed_run[w] != run_id_ && !backend_.can_install(shipping_)));
         }
         if (restart) {
             // Workers that started under an older setup, or that cannot receive this callable
@@ -142,8 +141,11 @@ private:
                 backend_.start(w, kernel_);
                 core_->started_setup[w] = core_->worker_setup;
                 core_->tasks_given[w] = 0;
+            } else if (core_->installed_run[w] != run_id_) {
+                backend_.install(w, kernel_, shipping_);
             }
             core_->installed_run[w] = run_id_;
+            core_->exit_type[w] = &exit_type_of(*kernel_);
             // A kept-alive worker may have used up this call's lifespan in earlier calls.
             count_tasks_given(static_cast<std::size_t>(w), 0);
             if (workers_[w].retiring) backend_.stop(w);
@@ -189,6 +191,7 @@ private:
         const auto w = static_cast<std::size_t>(worker);
         backend_.start(worker, kernel_);
         core_->started_setup[w] = core_->worker_setup;
+        core_->exit_type[w] = &exit_type_of(*kernel_);
         core_->tasks_given[w] = 0;
         workers_[w] = WorkerState{};
     }
@@ -285,7 +288,7 @@ private:
                 record_failure([this, &event] { handle_death(event); });
                 return;
             case WorkerEvent::Kind::exit_result:  // from a worker replaced after its lifespan
-                core_->exit_results.push_back(std::move(event.results));
+                core_->keep_exit_result(event);
                 return;
             case WorkerEvent::Kind::worker_exited:
                 // A retired worker; once the input is done it is started again only for a pool

@@ -70,6 +70,16 @@ PoolCore::PoolCore(const PoolOptions& options)
     installed_run.assign(n_jobs, 0);
     started_setup.assign(n_jobs, 0);
     tasks_given.assign(n_jobs, 0);
+    exit_type.assign(n_jobs, &typeid(void));
+}
+
+const std::type_info& exit_type_of(const Kernel& kernel) noexcept {
+    return kernel.context().exit ? kernel.context().exit->result_type() : typeid(void);
+}
+
+void PoolCore::keep_exit_result(WorkerEvent& event) {
+    exit_results.push_back(
+        {std::move(event.results), exit_type[static_cast<std::size_t>(event.worker)]});
 }
 
 void PoolCore::forget_workers() noexcept {
@@ -94,6 +104,13 @@ const SharedObjects& shared_objects_of(const PoolCore& core) noexcept {
 }
 
 namespace {
+void refuse_while_busy(const PoolCore& core, const char* setter) {
+    if (core.busy) {
+        throw std::logic_error(fmt::format(
+            "mpire: {}() while a map call is running; exhaust or destroy the imap first", setter));
+    }
+}
+
 void change_setup(PoolCore& core, bool& option, bool value) {
     if (option == value) return;
     option = value;
@@ -102,14 +119,17 @@ void change_setup(PoolCore& core, bool& option, bool value) {
 }  // namespace
 
 void set_pass_worker_id(PoolCore& core, bool pass_worker_id) {
+    refuse_while_busy(core, "pass_on_worker_id");
     change_setup(core, core.lead.worker_id, pass_worker_id);
 }
 
 void set_use_worker_state(PoolCore& core, bool use_worker_state) {
+    refuse_while_busy(core, "set_use_worker_state");
     change_setup(core, core.lead.worker_state, use_worker_state);
 }
 
 void set_shared_objects(PoolCore& core, SharedObjects shared_objects) {
+    refuse_while_busy(core, "set_shared_objects");
     core.lead.shared_objects = !shared_objects.empty();
     core.shared_objects = std::move(shared_objects);
     ++core.worker_setup;  // workers inherited the old objects (fork) and must start afresh
@@ -162,7 +182,7 @@ void PoolCore::join_workers() {
     for (WorkerEvent& event : events) {
         try {
             if (event.kind == WorkerEvent::Kind::exit_result) {
-                exit_results.push_back(std::move(event.results));
+                keep_exit_result(event);
             } else if (event.kind == WorkerEvent::Kind::chunk_failed) {
                 throw_task_error(std::move(event.error));
             } else if (event.kind == WorkerEvent::Kind::worker_died) {
@@ -190,12 +210,17 @@ void stop_and_join(PoolCore& core) {
 }
 
 std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& type) {
-    if (!core.exit_results.empty() && type != *core.exit_result_type) {
-        throw std::logic_error(
-            fmt::format("mpire: get_exit_results<{}>() but the exit function returns {}",
-                        demangle(type.name()), demangle(core.exit_result_type->name())));
+    for (const ExitResult& result : core.exit_results) {
+        if (*result.type != type) {
+            throw std::logic_error(
+                fmt::format("mpire: get_exit_results<{}>() but an exit function returned {}",
+                            demangle(type.name()), demangle(result.type->name())));
+        }
     }
-    return std::exchange(core.exit_results, {});
+    std::vector<Payload> values;
+    for (ExitResult& result : core.exit_results) values.push_back(std::move(result.value));
+    core.exit_results.clear();
+    return values;
 }
 
 void close(PoolCore& core) noexcept { core.closed = true; }

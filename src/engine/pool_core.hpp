@@ -11,6 +11,14 @@
 namespace mpire::detail {
 
 /// The state of one pool that outlives a single map call: its workers and who may use them.
+struct ExitResult {
+    Payload value;
+    const std::type_info* type;
+};
+
+/// The type a kernel's exit function returns (`void` when there is none).
+[[nodiscard]] const std::type_info& exit_type_of(const Kernel& kernel) noexcept;
+
 class PoolCore {
 public:
     explicit PoolCore(const PoolOptions& options);
@@ -39,9 +47,12 @@ public:
     /// Per worker: tasks given to it since it started, across calls (worker_lifespan).
     std::vector<std::uint64_t> tasks_given;
 
-    /// What exit functions returned since the last map call started, and their type.
-    std::vector<Payload> exit_results;
-    const std::type_info* exit_result_type = &typeid(void);
+    /// What exit functions returned since the last map call started, each with its type.
+    std::vector<ExitResult> exit_results;
+    /// Per worker: the type its current exit function returns.
+    std::vector<const std::type_info*> exit_type;
+
+    void keep_exit_result(WorkerEvent& event);
 
     void forget_workers() noexcept;
     /// Stops every worker after its queued work, running exit functions; collects what they

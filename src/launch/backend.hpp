@@ -46,9 +46,11 @@ public:
     [[nodiscard]] virtual bool running(int worker) = 0;
     /// Starts the worker with `kernel` (processes inherit it through fork).
     virtual void start(int worker, const std::shared_ptr<Kernel>& kernel) = 0;
+    /// Whether `install` can give running workers this kernel (processes need a non-null
+    /// `shipping.factory`; threads take any kernel).
+    [[nodiscard]] virtual bool can_install(const KernelShipping& shipping) const noexcept = 0;
     /// Gives a running worker a new kernel: a pointer for threads, shipped for processes.
-    /// Returns false when it cannot (a process worker and a null `shipping.factory`).
-    virtual bool install(int worker, const std::shared_ptr<Kernel>& kernel,
+    virtual void install(int worker, const std::shared_ptr<Kernel>& kernel,
                          const KernelShipping& shipping) = 0;
     /// Queues a chunk. Process backends write from `chunk.bytes` (its first
     /// `frame_header_size` bytes reserved for them), which the caller keeps alive

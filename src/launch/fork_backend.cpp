@@ -93,16 +93,18 @@ void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& ker
     ::_exit(status);
 }
 
-bool ForkBackend::install(int worker, const std::shared_ptr<Kernel>& /*kernel*/,
+bool ForkBackend::can_install(const KernelShipping& shipping) const noexcept {
+    return shipping.factory != nullptr;
+}
+
+void ForkBackend::install(int worker, const std::shared_ptr<Kernel>& /*kernel*/,
                           const KernelShipping& shipping) {
-    if (shipping.factory == nullptr) return false;
     ByteBuffer frame;
     transport::begin_frame(frame);
     frame.append(&shipping.factory, sizeof shipping.factory);
     frame.append(shipping.state.data(), shipping.state.size());
     transport::finish_frame(frame, transport::FrameType::install, 0);
     workers_[static_cast<std::size_t>(worker)].channel->send_owned(std::move(frame));
-    return true;
 }
 
 void ForkBackend::send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) {
@@ -196,7 +198,11 @@ void ForkBackend::stop(int worker) {
 }
 
 void ForkBackend::join_all(std::vector<WorkerEvent>& events) {
-    for (int worker = 0; worker < n_workers(); ++worker) stop(worker);
+    for (int worker = 0; worker < n_workers(); ++worker) {
+        // running() also reaps a worker that died while idle (killed from outside): it had no
+        // exit function to run, so it is not reported as dying in one.
+        if (running(worker)) stop(worker);
+    }
     std::vector<WorkerEvent> arrived;
     for (;;) {
         bool any = false;

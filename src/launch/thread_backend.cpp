@@ -35,10 +35,11 @@ void ThreadBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
     }
 }
 
-bool ThreadBackend::install(int worker, const std::shared_ptr<Kernel>& kernel,
+bool ThreadBackend::can_install(const KernelShipping& /*shipping*/) const noexcept { return true; }
+
+void ThreadBackend::install(int worker, const std::shared_ptr<Kernel>& kernel,
                             const KernelShipping& /*shipping*/) {
     post(worker, Message{Message::Kind::install, kernel, 0, nullptr});
-    return true;
 }
 
 void ThreadBackend::send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) {

@@ -27,7 +27,8 @@ public:
     }
     [[nodiscard]] bool running(int worker) override;
     void start(int worker, const std::shared_ptr<Kernel>& kernel) override;
-    bool install(int worker, const std::shared_ptr<Kernel>& kernel,
+    [[nodiscard]] bool can_install(const KernelShipping& shipping) const noexcept override;
+    void install(int worker, const std::shared_ptr<Kernel>& kernel,
                  const KernelShipping& shipping) override;
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
     void stop(int worker) override;

@@ -21,7 +21,9 @@ namespace mpire::detail {
 /// passes (and the shared objects they point at), and the call's worker init and exit functions.
 struct KernelContext {
     LeadFlags lead;
-    void* shared = nullptr;  // under fork valid in the workers too: they inherit the memory
+    // The shared objects. Under fork their address stays valid in the workers (they inherit the
+    // memory); under threading the kernel, which threads keep, keeps the object alive.
+    std::shared_ptr<void> shared;
     std::shared_ptr<Hook> init;
     std::shared_ptr<Hook> exit;
 };

@@ -190,9 +190,21 @@ struct TaskSignature {
                (flags.worker_state ? 4 : 0);
     }
 
-    static constexpr bool valid_forms[8] = {Form<0>::valid, Form<1>::valid, Form<2>::valid,
-                                            Form<3>::valid, Form<4>::valid, Form<5>::valid,
-                                            Form<6>::valid, Form<7>::valid};
+    // Forms with leading parameters are only tried on functions with one signature: probing a
+    // generic lambda with a worker id in front would instantiate its body with the wrong types,
+    // a hard error rather than "not callable".
+    template <int I>
+    static constexpr bool form_valid() {
+        if constexpr (I != 0 && !callable_params<F>::known) {
+            return false;
+        } else {
+            return Form<I>::valid;
+        }
+    }
+
+    static constexpr bool valid_forms[8] = {form_valid<0>(), form_valid<1>(), form_valid<2>(),
+                                            form_valid<3>(), form_valid<4>(), form_valid<5>(),
+                                            form_valid<6>(), form_valid<7>()};
     static constexpr bool accepts(LeadFlags flags) { return valid_forms[index_of(flags)]; }
 
     /// The type the form takes the shared objects as, or null.
@@ -201,7 +213,7 @@ struct TaskSignature {
         if constexpr (I == 8) {
             return nullptr;
         } else if (I == index) {
-            if constexpr (Form<I>::valid && (I & 2) != 0) {
+            if constexpr (form_valid<I>() && (I & 2) != 0) {
                 return &typeid(typename Form<I>::SharedType);
             } else {
                 return nullptr;
@@ -215,7 +227,11 @@ struct TaskSignature {
         if constexpr (I == 8) {
             return false;
         } else if (I == index) {
-            return Form<I>::valid && Form<I>::shared_mutable;
+            if constexpr (form_valid<I>()) {
+                return Form<I>::shared_mutable;
+            } else {
+                return false;
+            }
         } else {
             return shared_mutable<I + 1>(index);
         }
@@ -233,7 +249,7 @@ struct TaskSignature {
     static constexpr auto result_identity() {
         if constexpr (I == 8) {
             return std::type_identity<void>{};
-        } else if constexpr (Form<I>::valid) {
+        } else if constexpr (form_valid<I>()) {
             return std::type_identity<typename Form<I>::Result>{};
         } else {
             return result_identity<I + 1>();
@@ -246,8 +262,12 @@ struct TaskSignature {
         if constexpr (I == 8) {
             return true;
         } else {
-            return (!Form<I>::valid ||
-                    std::is_same_v<typename Form<I>::Result, Result>)&&results_agree_from<I + 1>();
+            if constexpr (form_valid<I>()) {
+                return std::is_same_v<typename Form<I>::Result, Result> &&
+                       results_agree_from<I + 1>();
+            } else {
+                return results_agree_from<I + 1>();
+            }
         }
     }
     static constexpr bool results_agree = results_agree_from();
@@ -258,7 +278,7 @@ struct TaskSignature {
         if constexpr (I == 8) {
             return false;
         } else if (I == index) {
-            if constexpr (Form<I>::valid) {
+            if constexpr (form_valid<I>()) {
                 return unpacks_with(static_cast<typename Form<I>::Lead*>(nullptr));
             } else {
                 return false;

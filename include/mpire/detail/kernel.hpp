@@ -66,9 +66,8 @@ public:
             try {
                 results.push_back(call<false>(context, items[i]));
             } catch (...) {
-                error =
-                    capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
-                                              describe_task_args<F, E>(items[i], context_.lead));
+                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+                                                  describe_element(items[i]));
                 return false;
             }
         }
@@ -79,8 +78,7 @@ public:
     [[nodiscard]] std::string describe_chunk(const Payload& chunk) const override {
         if (chunk.box) {
             const Items& items = static_cast<const TypedBox<Items>&>(*chunk.box).value;
-            return items.empty() ? std::string()
-                                 : describe_task_args<F, E>(items.front(), context_.lead);
+            return items.empty() ? std::string() : describe_element(items.front());
         }
         ByteReader in(chunk.bytes.view().subspan(frame_header_size));
         if (decode_size(in) == 0) return {};
@@ -109,11 +107,20 @@ public:
 
 private:
     // Only for messages about a failure: never throws, so it cannot replace that failure.
+    std::string describe_element(const E& element) const noexcept {
+        try {
+            return describe_task_args<F, E>(element, context_.lead);
+        } catch (...) {
+            return "<arguments could not be printed>";
+        }
+    }
+
+    // The same for an element still encoded.
     std::string describe_encoded(ByteReader in) const noexcept {
         try {
             E element{};
             decode(in, element);
-            return describe_task_args<F, E>(element, context_.lead);
+            return describe_element(element);
         } catch (...) {
             return "<arguments could not be decoded>";
         }
@@ -124,7 +131,7 @@ private:
     template <bool PreferMove>
     Result call(WorkerContext& context, E& item) {
         return call_with_lead<Signature, PreferMove>(context_.lead, f_, item, context,
-                                                     context_.shared);
+                                                     context_.shared.get());
     }
 
     F f_;

@@ -46,7 +46,7 @@ template <class Signature, bool PreferMove, int Index, class F, class E>
 auto call_form(F& f, E& element, WorkerContext& context, void* shared) {
     using Result = stored_result_t<typename Signature::Result>;
     using Form = typename Signature::template Form<Index>;
-    if constexpr (!Form::valid) {
+    if constexpr (!Signature::template form_valid<Index>()) {
         throw std::logic_error("mpire: a call form the front end rejected was run");
         return Result{};
     } else {
