@@ -39,40 +39,16 @@ public:
 
     bool run_bytes(WorkerContext& context, ByteReader& in, ByteBuffer& out,
                    TaskError& error) override {
-        const std::size_t n = decode_size(in);
-        encode_size(out, n);
-        for (std::size_t i = 0; i < n; ++i) {
-            const ByteReader item_start = in;
-            E item{};
-            try {
-                decode(in, item);  // a user type's load() may throw: that is the task failing
-                encode(out, call<true>(context, item));
-            } catch (...) {
-                // The call may have moved from `item`: decode it again for the message.
-                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
-                                                  describe_encoded(item_start));
-                return false;
-            }
-        }
-        return true;
+        return in_form([&](auto form) {
+            return run_bytes_as<decltype(form)::value>(context, in, out, error);
+        });
     }
 
     bool run_boxed(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
                    TaskError& error) override {
-        Items& items = static_cast<TypedBox<Items>&>(in).value;
-        Results results;
-        results.reserve(items.size());
-        for (std::size_t i = 0; i < items.size(); ++i) {
-            try {
-                results.push_back(call<false>(context, items[i]));
-            } catch (...) {
-                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
-                                                  describe_element(items[i]));
-                return false;
-            }
-        }
-        out = std::make_unique<TypedBox<Results>>(std::move(results));
-        return true;
+        return in_form([&](auto form) {
+            return run_boxed_as<decltype(form)::value>(context, in, out, error);
+        });
     }
 
     [[nodiscard]] std::string describe_chunk(const Payload& chunk) const override {
@@ -106,6 +82,74 @@ public:
     }
 
 private:
+    // The pool's choice of leading parameters is fixed for a call, so it is resolved once per
+    // chunk and the per-task loops call the function directly.
+    template <class Run>
+    bool in_form(Run&& run) {
+        switch (Signature::index_of(context_.lead)) {
+            case 0:
+                return run(std::integral_constant<int, 0>{});
+            case 1:
+                return run(std::integral_constant<int, 1>{});
+            case 2:
+                return run(std::integral_constant<int, 2>{});
+            case 3:
+                return run(std::integral_constant<int, 3>{});
+            case 4:
+                return run(std::integral_constant<int, 4>{});
+            case 5:
+                return run(std::integral_constant<int, 5>{});
+            case 6:
+                return run(std::integral_constant<int, 6>{});
+            default:
+                return run(std::integral_constant<int, 7>{});
+        }
+    }
+
+    template <int Form>
+    bool run_bytes_as(WorkerContext& context, ByteReader& in, ByteBuffer& out, TaskError& error) {
+        const std::size_t n = decode_size(in);
+        encode_size(out, n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const ByteReader item_start = in;
+            E item{};
+            try {
+                // A user type's load() may throw: that is the task failing. The call may move
+                // from `item` (it can be decoded again for a message); threading workers below
+                // keep theirs intact instead.
+                decode(in, item);
+                encode(out,
+                       call_form<Signature, true, Form>(f_, item, context, context_.shared.get()));
+            } catch (...) {
+                // The call may have moved from `item`: decode it again for the message.
+                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+                                                  describe_encoded(item_start));
+                return false;
+            }
+        }
+        return true;
+    }
+
+    template <int Form>
+    bool run_boxed_as(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
+                      TaskError& error) {
+        Items& items = static_cast<TypedBox<Items>&>(in).value;
+        Results results;
+        results.reserve(items.size());
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            try {
+                results.push_back(call_form<Signature, false, Form>(f_, items[i], context,
+                                                                    context_.shared.get()));
+            } catch (...) {
+                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+                                                  describe_element(items[i]));
+                return false;
+            }
+        }
+        out = std::make_unique<TypedBox<Results>>(std::move(results));
+        return true;
+    }
+
     // Only for messages about a failure: never throws, so it cannot replace that failure.
     std::string describe_element(const E& element) const noexcept {
         try {
@@ -124,14 +168,6 @@ private:
         } catch (...) {
             return "<arguments could not be decoded>";
         }
-    }
-
-    // Process workers may move a decoded element into the call (they can decode it again for
-    // an error message); threading workers keep theirs intact for that message.
-    template <bool PreferMove>
-    Result call(WorkerContext& context, E& item) {
-        return call_with_lead<Signature, PreferMove>(context_.lead, f_, item, context,
-                                                     context_.shared.get());
     }
 
     F f_;
