@@ -1,7 +1,6 @@
 // Must not compile: the function takes a string, the elements are ints (with or without a
 // leading worker id).
 #include <mpire/mpire.hpp>
-
 #include <ranges>
 #include <string>
 

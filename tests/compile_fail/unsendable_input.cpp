@@ -1,6 +1,5 @@
 // Must not compile: a std::string_view points into the parent's memory.
 #include <mpire/mpire.hpp>
-
 #include <string_view>
 #include <vector>
 

@@ -1,7 +1,6 @@
 // Must not compile: a std::unique_ptr cannot come back from a worker process.
-#include <mpire/mpire.hpp>
-
 #include <memory>
+#include <mpire/mpire.hpp>
 #include <ranges>
 
 int main() {
