@@ -37,16 +37,18 @@ public:
     /// object of the type that form takes (the front end checks both).
     TaskKernel(F f, KernelContext context) : Kernel(std::move(context)), f_(std::move(f)) {}
 
+    // The pool's choice of leading parameters is fixed for a call, so it is resolved once per
+    // chunk and the per-task loops call the chosen form directly.
     bool run_bytes(WorkerContext& context, ByteReader& in, ByteBuffer& out,
                    TaskError& error) override {
-        return in_form([&](auto form) {
+        return with_form<Signature>(context_.lead, [&](auto form) {
             return run_bytes_as<decltype(form)::value>(context, in, out, error);
         });
     }
 
     bool run_boxed(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
                    TaskError& error) override {
-        return in_form([&](auto form) {
+        return with_form<Signature>(context_.lead, [&](auto form) {
             return run_boxed_as<decltype(form)::value>(context, in, out, error);
         });
     }
@@ -82,30 +84,6 @@ public:
     }
 
 private:
-    // The pool's choice of leading parameters is fixed for a call, so it is resolved once per
-    // chunk and the per-task loops call the function directly.
-    template <class Run>
-    bool in_form(Run&& run) {
-        switch (Signature::index_of(context_.lead)) {
-            case 0:
-                return run(std::integral_constant<int, 0>{});
-            case 1:
-                return run(std::integral_constant<int, 1>{});
-            case 2:
-                return run(std::integral_constant<int, 2>{});
-            case 3:
-                return run(std::integral_constant<int, 3>{});
-            case 4:
-                return run(std::integral_constant<int, 4>{});
-            case 5:
-                return run(std::integral_constant<int, 5>{});
-            case 6:
-                return run(std::integral_constant<int, 6>{});
-            default:
-                return run(std::integral_constant<int, 7>{});
-        }
-    }
-
     template <int Form>
     bool run_bytes_as(WorkerContext& context, ByteReader& in, ByteBuffer& out, TaskError& error) {
         const std::size_t n = decode_size(in);

@@ -67,27 +67,36 @@ auto call_form(F& f, E& element, WorkerContext& context, void* shared) {
     }
 }
 
+/// Calls `run` with the form `lead` selects as a compile-time constant
+/// (`std::integral_constant<int, Index>`), so that code inside can call that form directly.
+template <class Signature, class Run>
+decltype(auto) with_form(LeadFlags lead, Run&& run) {
+    switch (Signature::index_of(lead)) {
+        case 0:
+            return run(std::integral_constant<int, 0>{});
+        case 1:
+            return run(std::integral_constant<int, 1>{});
+        case 2:
+            return run(std::integral_constant<int, 2>{});
+        case 3:
+            return run(std::integral_constant<int, 3>{});
+        case 4:
+            return run(std::integral_constant<int, 4>{});
+        case 5:
+            return run(std::integral_constant<int, 5>{});
+        case 6:
+            return run(std::integral_constant<int, 6>{});
+        default:
+            return run(std::integral_constant<int, 7>{});
+    }
+}
+
 /// Calls `f` in the form `lead` selects; the front end checked that `f` accepts it.
 template <class Signature, bool PreferMove, class F, class E>
 auto call_with_lead(LeadFlags lead, F& f, E& element, WorkerContext& context, void* shared) {
-    switch (Signature::index_of(lead)) {
-        case 0:
-            return call_form<Signature, PreferMove, 0>(f, element, context, shared);
-        case 1:
-            return call_form<Signature, PreferMove, 1>(f, element, context, shared);
-        case 2:
-            return call_form<Signature, PreferMove, 2>(f, element, context, shared);
-        case 3:
-            return call_form<Signature, PreferMove, 3>(f, element, context, shared);
-        case 4:
-            return call_form<Signature, PreferMove, 4>(f, element, context, shared);
-        case 5:
-            return call_form<Signature, PreferMove, 5>(f, element, context, shared);
-        case 6:
-            return call_form<Signature, PreferMove, 6>(f, element, context, shared);
-        default:
-            return call_form<Signature, PreferMove, 7>(f, element, context, shared);
-    }
+    return with_form<Signature>(lead, [&](auto form) {
+        return call_form<Signature, PreferMove, decltype(form)::value>(f, element, context, shared);
+    });
 }
 
 }  // namespace mpire::detail
