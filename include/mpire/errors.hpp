@@ -80,4 +80,10 @@ private:
     int signal_;
 };
 
+/// A wait ran out of time: `AsyncResult::get(timeout)`. The task itself goes on running.
+class TimeoutError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 }  // namespace mpire

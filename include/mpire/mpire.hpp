@@ -1,6 +1,7 @@
 #pragma once
 
 /// The whole public API of mpire.
+#include "mpire/async_result.hpp"
 #include "mpire/chunking.hpp"
 #include "mpire/codec.hpp"
 #include "mpire/errors.hpp"

@@ -190,6 +190,32 @@ struct MapOptions {
     std::optional<ProgressBarStyle> progress_bar_style{};
 };
 
+/// The absence of a callback: the default of `ApplyOptions`.
+struct NoCallback {};
+
+/// Options of one `apply` or `apply_async` call, in MPIRE's order. Pass them as the last
+/// argument, after the task's own arguments; the callbacks' types are deduced:
+///
+///     pool.apply_async(task, 1, 2, mpire::ApplyOptions{
+///         .callback = [](int result) { std::cout << result << '\n'; },
+///         .error_callback = [](std::exception_ptr error) { /* rethrow and inspect */ }});
+///
+/// The callback receives the result (as an lvalue; nothing for `void` tasks), the error
+/// callback the task's exception. Either runs once, in the calling process, on the thread that
+/// waits for the pool (in `get`, `wait`, a map call or `stop_and_join`), never on a worker.
+template <class Callback = NoCallback, class ErrorCallback = NoCallback>
+struct ApplyOptions {
+    Callback callback{};
+    ErrorCallback error_callback{};
+    /// As MPIRE: the apply call that starts the workers sets their init and exit functions for
+    /// as long as they live; those of later calls are ignored.
+    WorkerFunction worker_init{};
+    WorkerFunction worker_exit{};
+    std::optional<Seconds> task_timeout{};         ///< not supported yet: throws
+    std::optional<Seconds> worker_init_timeout{};  ///< not supported yet: throws
+    std::optional<Seconds> worker_exit_timeout{};  ///< not supported yet: throws
+};
+
 /// Number of CPUs this process may run on (its affinity mask), at least 1.
 [[nodiscard]] std::size_t cpu_count();
 

@@ -10,7 +10,9 @@
 #include <utility>
 #include <vector>
 
+#include "mpire/async_result.hpp"
 #include "mpire/codec.hpp"
+#include "mpire/detail/async_value.hpp"
 #include "mpire/detail/engine.hpp"
 #include "mpire/detail/invoke.hpp"
 #include "mpire/detail/kernel.hpp"
@@ -76,6 +78,37 @@ public:
         return lazy(false, std::forward<F>(f), std::forward<R>(inputs), options);
     }
 
+    /// Runs `f(args...)` on a worker and returns its result. Blocks. The last argument may be
+    /// an `mpire::ApplyOptions{...}` (callbacks, worker init/exit); it is not passed to `f`.
+    /// Rethrows the task's exception (see errors.hpp); `std::logic_error` while an imap runs.
+    ///
+    ///     int sum = pool.apply([](int a, int b) { return a + b; }, 1, 2);
+    template <class F, class... Args>
+    decltype(auto) apply(F&& f, Args&&... args) {
+        auto result = apply_async(std::forward<F>(f), std::forward<Args>(args)...);
+        return std::move(result).get();
+    }
+
+    /// Queues `f(args...)` for a worker and returns at once. Arguments are copied (or moved)
+    /// into the task; under process start methods they must be serializable, as map inputs.
+    /// The first apply call starts every worker (as MPIRE); a map call waits for the apply
+    /// tasks queued before it. Throws `std::invalid_argument` for bad options and
+    /// `std::logic_error` while an imap is being iterated.
+    template <class F, class... Args>
+    auto apply_async(F&& f, Args&&... args) {
+        constexpr std::size_t n = sizeof...(Args);
+        if constexpr (n > 0 && detail::is_apply_options<detail::last_t<Args...>>) {
+            auto all = std::forward_as_tuple(std::forward<Args>(args)...);
+            return [&]<std::size_t... I>(std::index_sequence<I...>) {
+                return submit_apply(std::forward<F>(f), std::get<n - 1>(std::move(all)),
+                                    std::get<I>(std::move(all))...);
+            }
+            (std::make_index_sequence<n - 1>{});
+        } else {
+            return submit_apply(std::forward<F>(f), ApplyOptions<>{}, std::forward<Args>(args)...);
+        }
+    }
+
     /// Keeps workers alive between map calls (or stops doing so). Workers that are alive
     /// receive the next call's function when it can be shipped to them (function pointers,
     /// capture-less lambdas, function objects with `serialize`); otherwise they are restarted
@@ -130,32 +163,45 @@ private:
     using SignatureOf = detail::TaskSignature<std::decay_t<F>, std::ranges::range_value_t<R>>;
     template <class F, class R>
     using ResultOf = typename SignatureOf<F, R>::Result;
+    template <class... Args>
+    using ApplyElement = detail::ApplyArguments<std::decay_t<Args>...>;
+    template <class F, class... Args>
+    using ApplySignature = detail::TaskSignature<std::decay_t<F>, ApplyElement<Args...>>;
 
-    template <class F, class R>
     // Reports the first problem only; callers compile nothing else when it returns false, so
     // the user reads mpire's message and not pages of errors from deeper templates.
+    template <class F, class Element>
     static constexpr bool check_task_types() {
-        using Element = std::ranges::range_value_t<R>;
-        if constexpr (!SignatureOf<F, R>::callable) {
-            static_assert(SignatureOf<F, R>::callable,
+        using Signature = detail::TaskSignature<std::decay_t<F>, Element>;
+        constexpr bool is_apply = detail::is_specialization_of<Element, detail::ApplyArguments>;
+        if constexpr (is_apply && !Signature::callable) {
+            static_assert(Signature::callable,
+                          "mpire: the function cannot be called with the arguments given to "
+                          "apply / apply_async (after the worker id, shared objects and worker "
+                          "state when the pool passes them).");
+            return false;
+        } else if constexpr (!Signature::callable) {
+            static_assert(Signature::callable,
                           "mpire: the function cannot be called with the elements of the input. "
                           "It must accept one element, or, when the elements are tuples or "
                           "pairs, their members as separate parameters (after the worker id, "
                           "shared objects and worker state when the pool passes them).");
             return false;
-        } else if constexpr (!SignatureOf<F, R>::results_agree) {
-            static_assert(SignatureOf<F, R>::results_agree,
+        } else if constexpr (!Signature::results_agree) {
+            static_assert(Signature::results_agree,
                           "mpire: the function returns different types depending on the leading "
                           "parameters it is given; give its parameters concrete types.");
             return false;
-        } else if constexpr (!is_transferable_v<Element>) {
-            static_assert(is_transferable_v<Element>,
-                          "mpire: the input's element type cannot be sent to a worker process. "
+        } else if constexpr (!is_transferable_v<typename detail::carried<Element>::type>) {
+            static_assert(is_transferable_v<typename detail::carried<Element>::type>,
+                          "mpire: the input's element type cannot be sent to a worker process "
+                          "(for apply: an argument's type). "
                           "Give it a `template <class Archive> void serialize(Archive& ar)` "
                           "member (and a default constructor); see mpire/codec.hpp.");
             return false;
-        } else if constexpr (!is_transferable_v<detail::stored_result_t<ResultOf<F, R>>>) {
-            static_assert(is_transferable_v<detail::stored_result_t<ResultOf<F, R>>>,
+        } else if constexpr (!is_transferable_v<
+                                 detail::stored_result_t<typename Signature::Result>>) {
+            static_assert(is_transferable_v<detail::stored_result_t<typename Signature::Result>>,
                           "mpire: the function's result type cannot be sent back from a worker "
                           "process. Give it a `template <class Archive> void serialize(Archive& "
                           "ar)` member (and a default constructor); see mpire/codec.hpp.");
@@ -198,7 +244,7 @@ private:
 
     template <class F, class R>
     auto collect(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
-        if constexpr (check_task_types<F, R>()) {
+        if constexpr (check_task_types<F, std::ranges::range_value_t<R>>()) {
             detail::RunPlan run_plan =
                 plan(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
             const std::optional<std::uint64_t> n_tasks = run_plan.settings.n_tasks;
@@ -218,11 +264,81 @@ private:
 
     template <class F, class R>
     auto lazy(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
-        if constexpr (check_task_types<F, R>()) {
+        if constexpr (check_task_types<F, std::ranges::range_value_t<R>>()) {
             using Result = detail::stored_result_t<ResultOf<F, R>>;
             return ImapResults<Result>(live_core(), plan(ordered, true, std::forward<F>(f),
                                                          std::forward<R>(inputs), options));
         }
+    }
+
+    template <class F, class Options, class... Args>
+    auto submit_apply(F&& f, Options&& options, Args&&... args) {
+        using Element = ApplyElement<Args...>;
+        using Signature = ApplySignature<F, Args...>;
+        using Result = typename Signature::Result;
+        using Callback = decltype(std::decay_t<Options>::callback);
+        using ErrorCallback = decltype(std::decay_t<Options>::error_callback);
+        if constexpr (check_task_types<F, Element>() &&
+                      check_callback_types<Result, Callback, ErrorCallback>()) {
+            detail::PoolCore& core = *live_core();
+            const detail::LeadFlags lead = detail::lead_flags_of(core);
+            const SharedObjects& shared = detail::shared_objects_of(core);
+            const int form = Signature::index_of(lead);
+            detail::check_task_form("task function", lead, Signature::accepts(lead),
+                                    Signature::shared_type(form), Signature::shared_mutable(form),
+                                    shared);
+            detail::check_hook("worker_init function", options.worker_init, lead, shared);
+            detail::check_hook("worker_exit function", options.worker_exit, lead, shared);
+            detail::validate_timeouts(options.task_timeout, options.worker_init_timeout,
+                                      options.worker_exit_timeout);
+            const detail::ApplyHooks hooks =
+                detail::pin_apply_hooks(core, options.worker_init, options.worker_exit);
+            auto kernel = std::make_shared<detail::TaskKernel<std::decay_t<F>, Element>>(
+                std::forward<F>(f),
+                detail::KernelContext{lead, shared.owner(), hooks.init, hooks.exit});
+            detail::ApplyTask task;
+            task.shipping = kernel->shipping();
+            task.kernel = std::move(kernel);
+            Element element{std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)};
+            if (detail::uses_bytes(core)) {
+                task.chunk.bytes.extend(detail::frame_header_size);
+                detail::encode_size(task.chunk.bytes, 1);
+                detail::encode(task.chunk.bytes, element);
+            } else {
+                std::vector<Element> items;
+                items.push_back(std::move(element));
+                task.chunk.box =
+                    std::make_unique<detail::TypedBox<std::vector<Element>>>(std::move(items));
+            }
+            auto state = std::make_shared<detail::CallbackState<Result, Callback, ErrorCallback>>(
+                std::forward<Options>(options).callback,
+                std::forward<Options>(options).error_callback);
+            task.state = state;
+            detail::submit_apply(core, std::move(task));
+            return AsyncResult<Result>(live_core(), std::move(state));
+        }
+    }
+
+    template <class Result, class Callback, class ErrorCallback>
+    static constexpr bool check_callback_types() {
+        constexpr bool callback_ok = [] {
+            if constexpr (std::is_same_v<Callback, NoCallback>) {
+                return true;
+            } else if constexpr (std::is_void_v<Result>) {
+                return std::is_invocable_v<Callback&>;
+            } else {
+                return std::is_invocable_v<Callback&, Result&>;
+            }
+        }();
+        constexpr bool error_callback_ok = std::is_same_v<ErrorCallback, NoCallback> ||
+                                           std::is_invocable_v<ErrorCallback&, std::exception_ptr>;
+        static_assert(callback_ok,
+                      "mpire: ApplyOptions::callback must be callable with the task's result (an "
+                      "lvalue), or with nothing when the task returns void.");
+        static_assert(error_callback_ok,
+                      "mpire: ApplyOptions::error_callback must be callable with a "
+                      "std::exception_ptr.");
+        return callback_ok && error_callback_ok;
     }
 
     /// Throws std::logic_error for a moved-from pool.

@@ -17,11 +17,6 @@
 
 namespace mpire::detail {
 
-namespace {
-// Chunks queued per worker: the one it runs and the next, so it never waits for the parent.
-constexpr std::size_t chunks_per_worker_limit = 2;
-}  // namespace
-
 class MapRun::State {
 public:
     State(std::shared_ptr<PoolCore> core, RunPlan&& plan)
@@ -106,6 +101,8 @@ private:
                 "mpire: another map call is still running on this pool (an imap that is not "
                 "exhausted?); exhaust or destroy it first");
         }
+        // Apply tasks submitted before this call run first (and their callbacks).
+        core->applies->drain(*core);
         core->busy = true;
         return core;
     }

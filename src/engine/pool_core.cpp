@@ -67,6 +67,7 @@ PoolCore::PoolCore(const PoolOptions& options)
     }
     reject_unsupported(options.enable_insights, "enable_insights");
     backend = make_backend(options, n_jobs);
+    applies = std::make_unique<ApplyQueue>(n_jobs);
     installed_run.assign(n_jobs, 0);
     started_setup.assign(n_jobs, 0);
     tasks_given.assign(n_jobs, 0);
@@ -85,6 +86,7 @@ void PoolCore::keep_exit_result(WorkerEvent& event) {
 void PoolCore::forget_workers() noexcept {
     installed_run.assign(installed_run.size(), 0);
     tasks_given.assign(tasks_given.size(), 0);
+    applies->forget_workers();
 }
 
 std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options) {
@@ -206,7 +208,20 @@ void stop_and_join(PoolCore& core) {
             "mpire: stop_and_join() while a map call is running; exhaust or destroy the imap "
             "first, or call terminate()");
     }
+    core.applies->drain(core);
     core.join_workers();
+}
+
+ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init, const WorkerFunction& exit) {
+    return core.applies->pin_hooks(init, exit);
+}
+
+bool uses_bytes(const PoolCore& core) noexcept { return core.backend->uses_bytes(); }
+
+void submit_apply(PoolCore& core, ApplyTask task) { core.applies->submit(core, std::move(task)); }
+
+bool wait_for(PoolCore& core, const AsyncState& state, Deadline deadline) {
+    return core.applies->wait_for(core, state, deadline);
 }
 
 std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& type) {
@@ -227,6 +242,8 @@ void close(PoolCore& core) noexcept { core.closed = true; }
 
 void terminate(PoolCore& core) noexcept {
     core.backend->kill_all();
+    core.applies->fail_all(std::make_exception_ptr(
+        std::runtime_error("mpire: the pool was terminated before this apply task finished")));
     core.forget_workers();
     core.busy = false;
     ++core.epoch;

@@ -5,10 +5,14 @@
 #include <typeinfo>
 #include <vector>
 
+#include "engine/apply_queue.hpp"
 #include "launch/backend.hpp"
 #include "mpire/options.hpp"
 
 namespace mpire::detail {
+
+/// Chunks queued per worker: the one it runs and the next, so it never waits for the parent.
+inline constexpr std::size_t chunks_per_worker_limit = 2;
 
 /// The state of one pool that outlives a single map call: its workers and who may use them.
 struct ExitResult {
@@ -33,6 +37,7 @@ public:
     /// the next call.
     std::uint64_t worker_setup = 0;
     std::unique_ptr<Backend> backend;
+    std::unique_ptr<ApplyQueue> applies;
 
     /// A map call is running (only one at a time).
     bool busy = false;

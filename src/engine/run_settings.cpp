@@ -20,9 +20,24 @@ void require(bool ok, const char* message) {
 void reject_unsupported(bool is_set, const char* option) {
     if (is_set) {
         throw std::invalid_argument(fmt::format(
-            "mpire: the map option {} is not supported yet by this version of mpire", option));
+            "mpire: the option {} is not supported yet by this version of mpire", option));
     }
 }
+
+}  // namespace
+
+void validate_timeouts(const std::optional<Seconds>& task_timeout,
+                       const std::optional<Seconds>& worker_init_timeout,
+                       const std::optional<Seconds>& worker_exit_timeout) {
+    for (const auto& timeout : {task_timeout, worker_init_timeout, worker_exit_timeout}) {
+        require(!timeout || timeout->count() > 0, "mpire: timeouts must be positive");
+    }
+    reject_unsupported(task_timeout.has_value(), "task_timeout");
+    reject_unsupported(worker_init_timeout.has_value(), "worker_init_timeout");
+    reject_unsupported(worker_exit_timeout.has_value(), "worker_exit_timeout");
+}
+
+namespace {
 
 void validate(const MapOptions& options) {
     require(!options.iterable_len || *options.iterable_len >= 0,
@@ -34,14 +49,9 @@ void validate(const MapOptions& options) {
     require(!options.n_splits || *options.n_splits >= 1, "mpire: n_splits must be at least 1");
     require(!options.worker_lifespan || *options.worker_lifespan >= 1,
             "mpire: worker_lifespan must be at least 1");
-    for (const auto& timeout :
-         {options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout}) {
-        require(!timeout || timeout->count() > 0, "mpire: timeouts must be positive");
-    }
+    validate_timeouts(options.task_timeout, options.worker_init_timeout,
+                      options.worker_exit_timeout);
     reject_unsupported(options.progress_bar, "progress_bar");
-    reject_unsupported(options.task_timeout.has_value(), "task_timeout");
-    reject_unsupported(options.worker_init_timeout.has_value(), "worker_init_timeout");
-    reject_unsupported(options.worker_exit_timeout.has_value(), "worker_exit_timeout");
     reject_unsupported(options.progress_bar_style.has_value(), "progress_bar_style");
     reject_unsupported(options.progress_bar_options != ProgressBarOptions{},
                        "progress_bar_options");

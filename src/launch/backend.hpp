@@ -59,8 +59,10 @@ public:
     /// Asks one worker to exit after its queued work; its end arrives as a worker_exited event,
     /// after which `start` may run it again.
     virtual void stop(int worker) = 0;
-    /// Blocks until at least one event happened and appends it to `events`.
-    virtual void wait(std::vector<WorkerEvent>& events) = 0;
+    /// Blocks until at least one event happened and appends it to `events`, or until
+    /// `deadline` passed (returns false then, having appended nothing).
+    virtual bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) = 0;
+    void wait(std::vector<WorkerEvent>& events) { wait_until(events, std::nullopt); }
 
     /// Asks every running worker to exit after its queued work (running its exit function)
     /// and waits for all of them. What their exit functions returned or threw is appended to

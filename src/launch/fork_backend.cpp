@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <system_error>
@@ -112,9 +113,20 @@ void ForkBackend::send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk)
     workers_[static_cast<std::size_t>(worker)].channel->send_borrowed(chunk.bytes);
 }
 
-void ForkBackend::wait(std::vector<WorkerEvent>& events) {
+bool ForkBackend::wait_until(std::vector<WorkerEvent>& events, Deadline deadline) {
+    using std::chrono::milliseconds;
     const std::size_t before = events.size();
-    while (events.size() == before) poll_once(events, -1);
+    while (events.size() == before) {
+        int timeout_ms = -1;
+        if (deadline) {
+            const auto left = *deadline - std::chrono::steady_clock::now();
+            if (left <= std::chrono::steady_clock::duration::zero()) return false;
+            // Rounded up, so that a wake-up never comes before the deadline.
+            timeout_ms = static_cast<int>(std::chrono::ceil<milliseconds>(left).count());
+        }
+        poll_once(events, timeout_ms);
+    }
+    return true;
 }
 
 void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {

@@ -126,11 +126,17 @@ void ThreadBackend::stop(int worker) {
     post(worker, Message{Message::Kind::stop, nullptr, 0, nullptr});
 }
 
-void ThreadBackend::wait(std::vector<WorkerEvent>& events) {
+bool ThreadBackend::wait_until(std::vector<WorkerEvent>& events, Deadline deadline) {
     std::unique_lock lock(events_mutex_);
-    events_ready_.wait(lock, [this] { return !events_.empty(); });
+    const auto arrived = [this] { return !events_.empty(); };
+    if (!deadline) {
+        events_ready_.wait(lock, arrived);
+    } else if (!events_ready_.wait_until(lock, *deadline, arrived)) {
+        return false;
+    }
     for (WorkerEvent& event : events_) events.push_back(std::move(event));
     events_.clear();
+    return true;
 }
 
 void ThreadBackend::stop_all(Message::Kind how) noexcept {

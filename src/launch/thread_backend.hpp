@@ -32,7 +32,7 @@ public:
                  const KernelShipping& shipping) override;
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
     void stop(int worker) override;
-    void wait(std::vector<WorkerEvent>& events) override;
+    bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) override;
     void join_all(std::vector<WorkerEvent>& events) override;
     void kill_all() noexcept override;
 

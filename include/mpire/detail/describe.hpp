@@ -30,7 +30,11 @@ void describe_one(std::string& out, std::size_t position, const T& value) {
 template <class F, class E>
 std::string describe_task_args(const E& element, LeadFlags lead) {
     std::string out;
-    if constexpr (is_specialization_of<E, SingleArgument>) {
+    if constexpr (is_specialization_of<E, ApplyArguments>) {
+        std::size_t position = 0;
+        std::apply([&](const auto&... args) { (describe_one(out, position++, args), ...); },
+                   element.values);
+    } else if constexpr (is_specialization_of<E, SingleArgument>) {
         describe_one(out, 0, element.value);
     } else if constexpr (is_unpackable<E>) {
         if (TaskSignature<F, E>::unpacks(lead)) {

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <typeinfo>
@@ -106,6 +108,70 @@ struct RunSettings {
 
 class PoolCore;
 
+/// When a wait gives up; none means never.
+using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+/// The outcome of one apply task, shared by its `AsyncResult` and the engine. The engine settles
+/// it once, on the thread that drives the pool, and the settling runs the user's callback.
+class AsyncState {
+public:
+    AsyncState() = default;
+    AsyncState(const AsyncState&) = delete;
+    AsyncState& operator=(const AsyncState&) = delete;
+    virtual ~AsyncState() = default;
+
+    [[nodiscard]] bool ready() const noexcept { return ready_; }
+    /// Null when the task succeeded (or is not ready).
+    [[nodiscard]] const std::exception_ptr& failure() const noexcept { return failure_; }
+
+    /// Stores the task's results (a chunk of one) and runs the callback, which may throw.
+    void succeed(Payload& results) {
+        store(results);
+        ready_ = true;
+        on_success();
+    }
+    /// Stores the failure and runs the error callback, which may throw.
+    void fail(std::exception_ptr failure) {
+        failure_ = std::move(failure);
+        ready_ = true;
+        on_failure();
+    }
+
+protected:
+    virtual void store(Payload& results) = 0;
+    virtual void on_success() = 0;
+    virtual void on_failure() = 0;
+
+private:
+    bool ready_ = false;
+    std::exception_ptr failure_;
+};
+
+/// One apply task as the front end hands it to the engine.
+struct ApplyTask {
+    std::shared_ptr<Kernel> kernel;
+    KernelShipping shipping;
+    Payload chunk;  // a chunk of one task, as a map call's chunks (see ChunkSource)
+    std::shared_ptr<AsyncState> state;
+};
+
+/// The init and exit functions of a pool's apply tasks. As in MPIRE, the first apply call that
+/// finds no worker running sets them; later calls' are ignored until the workers stop.
+struct ApplyHooks {
+    std::shared_ptr<Hook> init;
+    std::shared_ptr<Hook> exit;
+};
+[[nodiscard]] ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init,
+                                         const WorkerFunction& exit);
+[[nodiscard]] bool uses_bytes(const PoolCore& core) noexcept;
+/// Queues an apply task and hands it to a worker, starting every worker when none runs.
+/// Throws std::logic_error while a map call runs (an imap being iterated) or after the pool was
+/// destroyed.
+void submit_apply(PoolCore& core, ApplyTask task);
+/// Drives the pool until `state` is ready or `deadline` passed; returns whether it is ready.
+/// Callbacks of any task that finishes meanwhile run here; one that throws is rethrown here.
+bool wait_for(PoolCore& core, const AsyncState& state, Deadline deadline);
+
 /// Creates the engine of a pool after validating its options (throws std::invalid_argument).
 [[nodiscard]] std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options);
 [[nodiscard]] std::size_t n_jobs_of(const PoolCore& core) noexcept;
@@ -132,6 +198,11 @@ void stop_and_join(PoolCore& core);
 void terminate(PoolCore& core) noexcept;
 /// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.
 void close(PoolCore& core) noexcept;
+
+/// Throws std::invalid_argument for a timeout that is not positive, or one not supported yet.
+void validate_timeouts(const std::optional<Seconds>& task_timeout,
+                       const std::optional<Seconds>& worker_init_timeout,
+                       const std::optional<Seconds>& worker_exit_timeout);
 
 /// Resolves and validates a call's chunking options against the input's size, if known.
 /// Warns on stderr, as MPIRE does, when it has to fall back to a chunk size of 1.

@@ -28,6 +28,28 @@ struct SingleArgument {
 
 namespace mpire::detail {
 
+/// The arguments of one `apply` call: always spread into the function's parameters, never
+/// passed whole, whatever their types.
+template <class... Ts>
+struct ApplyArguments {
+    std::tuple<Ts...> values;
+
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(values);
+    }
+};
+
+/// What of an element crosses a process boundary: an apply call's arguments themselves.
+template <class E>
+struct carried {
+    using type = E;
+};
+template <class... Ts>
+struct carried<ApplyArguments<Ts...>> {
+    using type = std::tuple<Ts...>;
+};
+
 template <class T>
 inline constexpr bool is_unpackable =
     is_specialization_of<T, std::tuple> || is_specialization_of<T, std::pair>;
@@ -48,11 +70,31 @@ struct applicable<F, std::pair<A, B>&, Lead...> : std::is_invocable<F, Lead..., 
 /// How an input element of type `E` reaches the function `F` after the leading parameters
 /// `Lead...` (the worker id, ...): whole, or unpacked like `std::apply` when it is a tuple or
 /// pair the function cannot take whole.
-enum class CallStyle { whole_rvalue, whole_lvalue, unpacked_rvalue, unpacked_lvalue, single, none };
+enum class CallStyle {
+    whole_rvalue,
+    whole_lvalue,
+    unpacked_rvalue,
+    unpacked_lvalue,
+    single,
+    spread_rvalue,
+    spread_lvalue,
+    none
+};
 
 template <class F, class E, bool PreferMove = false, class... Lead>
 constexpr CallStyle call_style() {
-    if constexpr (is_specialization_of<E, SingleArgument>) {
+    if constexpr (is_specialization_of<E, ApplyArguments>) {
+        using Values = decltype(E::values);
+        if constexpr (PreferMove && applicable<F&, Values, Lead...>::value) {
+            return CallStyle::spread_rvalue;
+        } else if constexpr (applicable<F&, Values&, Lead...>::value) {
+            return CallStyle::spread_lvalue;
+        } else if constexpr (applicable<F&, Values, Lead...>::value) {
+            return CallStyle::spread_rvalue;
+        } else {
+            return CallStyle::none;
+        }
+    } else if constexpr (is_specialization_of<E, SingleArgument>) {
         return std::is_invocable_v<F&, Lead..., decltype(std::declval<E&&>().value)>
                    ? CallStyle::single
                    : CallStyle::none;
@@ -97,7 +139,11 @@ decltype(auto) invoke_task(F& f, E& element, Lead&&... lead) {
             return std::invoke(f, std::forward<Lead>(lead)...,
                                std::forward<decltype(members)>(members)...);
         };
-        if constexpr (style == CallStyle::unpacked_rvalue) {
+        if constexpr (style == CallStyle::spread_rvalue) {
+            return std::apply(call, std::move(element.values));
+        } else if constexpr (style == CallStyle::spread_lvalue) {
+            return std::apply(call, element.values);
+        } else if constexpr (style == CallStyle::unpacked_rvalue) {
             return std::apply(call, std::move(element));
         } else {
             return std::apply(call, element);

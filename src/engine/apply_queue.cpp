@@ -1,0 +1,289 @@
+#include "engine/apply_queue.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iterator>
+#include <stdexcept>
+#include <utility>
+
+#include "engine/pool_core.hpp"
+#include "mpire/errors.hpp"
+#include "posix/process.hpp"
+
+namespace mpire::detail {
+
+void ApplyQueue::submit(PoolCore& core, ApplyTask task) {
+    if (core.closed) {
+        throw std::logic_error("mpire: apply_async() on a WorkerPool that was destroyed");
+    }
+    if (core.busy) {
+        throw std::logic_error(
+            "mpire: apply() or apply_async() while a map call is running (an imap that is not "
+            "exhausted?); exhaust or destroy it first");
+    }
+    pending_.push_back(Queued{std::move(task), ++core.last_run_id});
+    dispatch(core);
+}
+
+bool ApplyQueue::idle() const noexcept {
+    return pending_.empty() && running_.empty() &&
+           std::none_of(workers_.begin(), workers_.end(),
+                        [](const WorkerSlot& w) { return w.restarting; });
+}
+
+ApplyHooks ApplyQueue::pin_hooks(const WorkerFunction& init, const WorkerFunction& exit) {
+    if (!hooks_pinned_) {
+        hooks_ = ApplyHooks{init.hook(), exit.hook()};
+        hooks_pinned_ = true;
+    }
+    return hooks_;
+}
+
+bool ApplyQueue::wait_for(PoolCore& core, const AsyncState& state, Deadline deadline) {
+    for (;;) {
+        rethrow_deferred();
+        if (state.ready()) return true;
+        if (idle()) {
+            throw std::logic_error("mpire: waiting for an apply task its pool does not hold");
+        }
+        if (!drive_once(core, deadline)) return false;
+    }
+}
+
+void ApplyQueue::drain(PoolCore& core) {
+    while (!idle()) {
+        rethrow_deferred();
+        drive_once(core, std::nullopt);
+    }
+    rethrow_deferred();
+}
+
+void ApplyQueue::fail_all(const std::exception_ptr& failure) noexcept {
+    std::vector<std::shared_ptr<AsyncState>> unsettled;
+    for (auto& [id, running] : running_) unsettled.push_back(running.queued.task.state);
+    for (Queued& queued : pending_) unsettled.push_back(queued.task.state);
+    running_.clear();
+    pending_.clear();
+    for (const auto& state : unsettled) {
+        try {
+            state->fail(failure);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "mpire: an error_callback threw during terminate(): %s\n",
+                         e.what());
+        } catch (...) {
+            std::fprintf(stderr, "mpire: an error_callback threw during terminate()\n");
+        }
+    }
+}
+
+void ApplyQueue::forget_workers() noexcept {
+    for (WorkerSlot& slot : workers_) slot = WorkerSlot{};
+    hooks_ = ApplyHooks{};
+    hooks_pinned_ = false;
+}
+
+bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
+    dispatch(core);
+    // Local, not a member: a callback run below may wait on another task and drive re-entrantly.
+    std::vector<WorkerEvent> events;
+    if (!core.backend->wait_until(events, deadline)) return false;
+    for (WorkerEvent& event : events) handle(core, event);
+    dispatch(core);
+    return true;
+}
+
+void ApplyQueue::dispatch(PoolCore& core) {
+    if (pending_.empty()) return;
+    Backend& backend = *core.backend;
+    // As in MPIRE, the first apply starts the whole pool.
+    for (int w = 0; w < backend.n_workers(); ++w) {
+        if (!workers_[static_cast<std::size_t>(w)].restarting && !backend.running(w)) {
+            start(core, w, pending_.front());
+        }
+    }
+    while (!pending_.empty()) {
+        const int worker = pick_worker(core, pending_.front());
+        if (worker < 0) return;
+        Queued queued = std::move(pending_.front());
+        pending_.pop_front();
+        send(core, worker, std::move(queued));
+    }
+}
+
+void ApplyQueue::start(PoolCore& core, int worker, const Queued& queued) {
+    const auto w = static_cast<std::size_t>(worker);
+    core.backend->start(worker, queued.task.kernel);
+    core.started_setup[w] = core.worker_setup;
+    core.installed_run[w] = queued.run_id;
+    core.exit_type[w] = &exit_type_of(*queued.task.kernel);
+    core.tasks_given[w] = 0;
+    workers_[w] = WorkerSlot{};
+    workers_[w].shipped_factory = queued.task.shipping.factory;
+    const auto state = queued.task.shipping.state.view();
+    workers_[w].shipped_state.assign(state.begin(), state.end());
+}
+
+bool ApplyQueue::can_run(PoolCore& core, int worker, const Queued& queued) const {
+    const auto w = static_cast<std::size_t>(worker);
+    return core.started_setup[w] == core.worker_setup &&
+           (core.installed_run[w] == queued.run_id ||
+            core.backend->can_install(queued.task.shipping));
+}
+
+int ApplyQueue::pick_worker(PoolCore& core, const Queued& queued) {
+    int best = -1;
+    int idle_but_unfit = -1;
+    for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+        const WorkerSlot& slot = workers_[static_cast<std::size_t>(w)];
+        if (slot.restarting || !core.backend->running(w)) continue;
+        if (!can_run(core, w, queued)) {
+            if (slot.queued_chunks == 0 && idle_but_unfit < 0) idle_but_unfit = w;
+            continue;
+        }
+        if (slot.queued_chunks >= chunks_per_worker_limit) continue;
+        if (best < 0 ||
+            slot.queued_chunks < workers_[static_cast<std::size_t>(best)].queued_chunks) {
+            best = w;
+        }
+    }
+    if (best < 0 && idle_but_unfit >= 0) {
+        // It started under other pool settings, or the function cannot be shipped to a live
+        // process: it gets the task through a fresh start once it has stopped.
+        workers_[static_cast<std::size_t>(idle_but_unfit)].restarting = true;
+        core.backend->stop(idle_but_unfit);
+    }
+    return best;
+}
+
+void ApplyQueue::send(PoolCore& core, int worker, Queued queued) {
+    const auto w = static_cast<std::size_t>(worker);
+    WorkerSlot& slot = workers_[w];
+    Backend& backend = *core.backend;
+    if (core.installed_run[w] != queued.run_id) {
+        const KernelShipping& shipping = queued.task.shipping;
+        const auto state = shipping.state.view();
+        const bool already_there = backend.uses_bytes() && shipping.factory != nullptr &&
+                                   slot.shipped_factory == shipping.factory &&
+                                   std::ranges::equal(slot.shipped_state, state);
+        if (!already_there) {
+            backend.install(worker, queued.task.kernel, shipping);
+            slot.shipped_factory = shipping.factory;
+            slot.shipped_state.assign(state.begin(), state.end());
+        }
+        core.installed_run[w] = queued.run_id;
+        core.exit_type[w] = &exit_type_of(*queued.task.kernel);
+    }
+    const std::uint64_t id = next_chunk_++;
+    auto placed = running_.emplace(id, Running{std::move(queued), worker});
+    ++slot.queued_chunks;
+    backend.send_chunk(worker, id, placed.first->second.queued.task.chunk);
+}
+
+template <class Settle>
+void ApplyQueue::settle(Settle&& step) {
+    try {
+        step();
+    } catch (...) {
+        if (!deferred_) deferred_ = std::current_exception();
+    }
+}
+
+void ApplyQueue::rethrow_deferred() {
+    if (deferred_) std::rethrow_exception(std::exchange(deferred_, nullptr));
+}
+
+void ApplyQueue::handle(PoolCore& core, WorkerEvent& event) {
+    const auto w = static_cast<std::size_t>(event.worker);
+    switch (event.kind) {
+        case WorkerEvent::Kind::chunk_done:
+        case WorkerEvent::Kind::chunk_failed: {
+            auto found = running_.find(event.chunk_id);
+            if (found == running_.end()) {
+                settle([&event] {
+                    if (event.kind == WorkerEvent::Kind::chunk_done) {
+                        throw std::logic_error("mpire: a worker returned a task it was never sent");
+                    }
+                    // The exit function of a worker stopped for a restart threw.
+                    throw_task_error(std::move(event.error));
+                });
+                return;
+            }
+            // Taken out first: the callback may drive the pool again.
+            std::shared_ptr<AsyncState> state = std::move(found->second.queued.task.state);
+            running_.erase(found);
+            --workers_[w].queued_chunks;
+            if (event.kind == WorkerEvent::Kind::chunk_done) {
+                settle([&] { state->succeed(event.results); });
+            } else {
+                event.error.task_index = -1;  // an apply task has no position in an input
+                std::exception_ptr failure;
+                try {
+                    throw_task_error(std::move(event.error));
+                } catch (...) {
+                    failure = std::current_exception();
+                }
+                settle([&] { state->fail(failure); });
+            }
+            return;
+        }
+        case WorkerEvent::Kind::worker_died:
+            handle_death(core, event);
+            return;
+        case WorkerEvent::Kind::worker_exited:
+            forget_worker(core, event.worker);
+            return;
+        case WorkerEvent::Kind::exit_result:
+            core.keep_exit_result(event);
+            return;
+    }
+}
+
+void ApplyQueue::handle_death(PoolCore& core, const WorkerEvent& event) {
+    const bool was_restarting = workers_[static_cast<std::size_t>(event.worker)].restarting;
+    forget_worker(core, event.worker);
+    std::vector<std::uint64_t> held;
+    for (const auto& [id, running] : running_) {
+        if (running.worker == event.worker) held.push_back(id);
+    }
+    std::sort(held.begin(), held.end());
+    const posix::ExitStatus status{event.exit_code, event.signal};
+    if (held.empty()) {
+        if (was_restarting) {
+            settle([&] {
+                throw WorkerDiedError(
+                    fmt::format("mpire: worker {} died with {} while it was stopping (in its exit "
+                                "function)",
+                                event.worker, posix::describe(status)),
+                    event.worker, event.exit_code, event.signal);
+            });
+        }
+        return;  // it died while idle (killed from outside): it is started again when needed
+    }
+    // The worker runs its chunks in the order sent: the oldest is the task it died on, the
+    // others never started and go back to the front of the queue for another worker.
+    for (auto id = held.rbegin(); id != std::prev(held.rend()); ++id) {
+        auto found = running_.find(*id);
+        pending_.push_front(std::move(found->second.queued));
+        running_.erase(found);
+    }
+    auto found = running_.find(held.front());
+    Running dead = std::move(found->second);
+    running_.erase(found);
+    const std::string args = dead.queued.task.kernel->describe_chunk(dead.queued.task.chunk);
+    std::string message = fmt::format("mpire: worker {} died with {} while running an apply task",
+                                      event.worker, posix::describe(status));
+    if (!args.empty()) message += fmt::format(" with arguments: {}", args);
+    std::exception_ptr failure = std::make_exception_ptr(
+        WorkerDiedError(message, event.worker, event.exit_code, event.signal));
+    settle([&] { dead.queued.task.state->fail(failure); });
+}
+
+void ApplyQueue::forget_worker(PoolCore& core, int worker) noexcept {
+    const auto w = static_cast<std::size_t>(worker);
+    workers_[w] = WorkerSlot{};
+    core.installed_run[w] = 0;
+}
+
+}  // namespace mpire::detail

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <unordered_map>
+#include <vector>
+
+#include "launch/backend.hpp"
+#include "mpire/detail/engine.hpp"
+
+namespace mpire::detail {
+
+class PoolCore;
+
+/// A pool's apply tasks: which worker runs each, and the events that settle them. There is no
+/// thread of its own: whoever waits (`AsyncResult::get`, a map call, `stop_and_join`) drives it,
+/// and callbacks run there. Apply tasks and map calls take turns on the workers: a map call
+/// starts once every apply task before it is settled.
+class ApplyQueue {
+public:
+    explicit ApplyQueue(std::size_t n_workers) : workers_(n_workers) {}
+
+    /// Queues the task and hands it to a worker if one can take it.
+    void submit(PoolCore& core, ApplyTask task);
+    /// Nothing is queued, running, or waiting for a worker to restart.
+    [[nodiscard]] bool idle() const noexcept;
+    /// Drives the pool until `state` is ready or `deadline` passed; returns whether it is ready.
+    /// Rethrows what a callback threw meanwhile.
+    bool wait_for(PoolCore& core, const AsyncState& state, Deadline deadline);
+    /// Drives the pool until every task is settled. Rethrows what a callback threw.
+    void drain(PoolCore& core);
+    /// Settles every task with `failure` (after terminate()). An error callback that throws is
+    /// reported on stderr: there is no caller to give it to.
+    void fail_all(const std::exception_ptr& failure) noexcept;
+    /// The workers were stopped or killed: forgets what they held, and the pinned hooks.
+    void forget_workers() noexcept;
+
+    [[nodiscard]] ApplyHooks pin_hooks(const WorkerFunction& init, const WorkerFunction& exit);
+
+private:
+    struct Queued {
+        ApplyTask task;
+        std::uint64_t run_id = 0;  // the kernel's identity in PoolCore::installed_run
+    };
+    struct Running {
+        Queued queued;
+        int worker = 0;
+    };
+    struct WorkerSlot {
+        std::size_t queued_chunks = 0;
+        // Told to stop so that it can start again with a kernel it could not receive.
+        bool restarting = false;
+        // What its last install shipped: an identical kernel is not shipped again.
+        KernelFactory shipped_factory = nullptr;
+        std::vector<std::byte> shipped_state;
+    };
+
+    bool drive_once(PoolCore& core, Deadline deadline);
+    void dispatch(PoolCore& core);
+    void start(PoolCore& core, int worker, const Queued& queued);
+    [[nodiscard]] bool can_run(PoolCore& core, int worker, const Queued& queued) const;
+    int pick_worker(PoolCore& core, const Queued& queued);
+    void send(PoolCore& core, int worker, Queued queued);
+    void handle(PoolCore& core, WorkerEvent& event);
+    void handle_death(PoolCore& core, const WorkerEvent& event);
+    void forget_worker(PoolCore& core, int worker) noexcept;
+    // Runs a settling step (which runs a user callback); keeps the first exception for the
+    // caller that drives the pool.
+    template <class Settle>
+    void settle(Settle&& step);
+    void rethrow_deferred();
+
+    std::deque<Queued> pending_;
+    std::unordered_map<std::uint64_t, Running> running_;  // by chunk id
+    std::vector<WorkerSlot> workers_;
+    std::uint64_t next_chunk_ = 0;
+    std::exception_ptr deferred_;
+    ApplyHooks hooks_;
+    bool hooks_pinned_ = false;
+};
+
+}  // namespace mpire::detail
