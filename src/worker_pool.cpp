@@ -1,5 +1,6 @@
 #include "mpire/worker_pool.hpp"
 
+#include <cstdio>
 #include <exception>
 #include <stdexcept>
 
@@ -31,7 +32,12 @@ WorkerPool::~WorkerPool() {
     } else {
         try {
             stop_and_join();
+        } catch (const std::exception& e) {
+            // A destructor cannot throw: an exit function's or a callback's error is reported.
+            std::fprintf(stderr, "mpire: ~WorkerPool(): %s\n", e.what());
+            terminate();
         } catch (...) {
+            std::fprintf(stderr, "mpire: ~WorkerPool(): an exception of unknown type\n");
             terminate();
         }
     }

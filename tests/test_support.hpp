@@ -54,6 +54,18 @@ inline std::size_t count_open_fds() {
     return n - 1;  // the directory stream itself
 }
 
+/// The threads of this process.
+inline std::size_t count_threads() {
+    std::size_t n = 0;
+    DIR* dir = ::opendir("/proc/self/task");
+    if (dir == nullptr) return 0;
+    while (const dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] != '.') ++n;
+    }
+    ::closedir(dir);
+    return n;
+}
+
 /// Blocks (at most `limit`) until process `pid`, a child of ours, has exited; it stays a
 /// zombie until its parent reaps it. Returns false when it did not exit in time.
 inline bool wait_for_exit(pid_t pid, int limit_ms = 10000) {

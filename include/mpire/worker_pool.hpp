@@ -97,7 +97,7 @@ public:
     template <class F, class... Args>
     auto apply_async(F&& f, Args&&... args) {
         constexpr std::size_t n = sizeof...(Args);
-        if constexpr (n > 0 && detail::is_apply_options<detail::last_t<Args...>>) {
+        if constexpr (detail::ends_with_apply_options<Args...>()) {
             auto all = std::forward_as_tuple(std::forward<Args>(args)...);
             return [&]<std::size_t... I>(std::index_sequence<I...>) {
                 return submit_apply(std::forward<F>(f), std::get<n - 1>(std::move(all)),

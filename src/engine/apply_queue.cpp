@@ -99,7 +99,7 @@ void ApplyQueue::dispatch(PoolCore& core) {
     Backend& backend = *core.backend;
     // As in MPIRE, the first apply starts the whole pool.
     for (int w = 0; w < backend.n_workers(); ++w) {
-        if (!workers_[static_cast<std::size_t>(w)].restarting && !backend.running(w)) {
+        if (!workers_[static_cast<std::size_t>(w)].restarting && !alive(core, w)) {
             start(core, w, pending_.front());
         }
     }
@@ -120,9 +120,17 @@ void ApplyQueue::start(PoolCore& core, int worker, const Queued& queued) {
     core.exit_type[w] = &exit_type_of(*queued.task.kernel);
     core.tasks_given[w] = 0;
     workers_[w] = WorkerSlot{};
+    workers_[w].shipped_run = queued.run_id;
     workers_[w].shipped_factory = queued.task.shipping.factory;
     const auto state = queued.task.shipping.state.view();
     workers_[w].shipped_state.assign(state.begin(), state.end());
+}
+
+bool ApplyQueue::alive(PoolCore& core, int worker) const {
+    // Backend::running() reaps a worker that ended while idle and drops what it sent, so it is
+    // only asked about idle workers: a busy one's end must arrive as an event, with its task.
+    return workers_[static_cast<std::size_t>(worker)].queued_chunks > 0 ||
+           core.backend->running(worker);
 }
 
 bool ApplyQueue::can_run(PoolCore& core, int worker, const Queued& queued) const {
@@ -137,7 +145,7 @@ int ApplyQueue::pick_worker(PoolCore& core, const Queued& queued) {
     int idle_but_unfit = -1;
     for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
         const WorkerSlot& slot = workers_[static_cast<std::size_t>(w)];
-        if (slot.restarting || !core.backend->running(w)) continue;
+        if (slot.restarting || !alive(core, w)) continue;
         if (!can_run(core, w, queued)) {
             if (slot.queued_chunks == 0 && idle_but_unfit < 0) idle_but_unfit = w;
             continue;
@@ -165,6 +173,7 @@ void ApplyQueue::send(PoolCore& core, int worker, Queued queued) {
         const KernelShipping& shipping = queued.task.shipping;
         const auto state = shipping.state.view();
         const bool already_there = backend.uses_bytes() && shipping.factory != nullptr &&
+                                   core.installed_run[w] == slot.shipped_run &&
                                    slot.shipped_factory == shipping.factory &&
                                    std::ranges::equal(slot.shipped_state, state);
         if (!already_there) {
@@ -174,6 +183,7 @@ void ApplyQueue::send(PoolCore& core, int worker, Queued queued) {
         }
         core.installed_run[w] = queued.run_id;
         core.exit_type[w] = &exit_type_of(*queued.task.kernel);
+        slot.shipped_run = queued.run_id;
     }
     const std::uint64_t id = next_chunk_++;
     auto placed = running_.emplace(id, Running{std::move(queued), worker});

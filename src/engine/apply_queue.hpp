@@ -52,7 +52,9 @@ private:
         std::size_t queued_chunks = 0;
         // Told to stop so that it can start again with a kernel it could not receive.
         bool restarting = false;
-        // What its last install shipped: an identical kernel is not shipped again.
+        // What its last install from here shipped, and under which run id: an identical kernel
+        // is not shipped again, unless a map call installed its own since.
+        std::uint64_t shipped_run = 0;
         KernelFactory shipped_factory = nullptr;
         std::vector<std::byte> shipped_state;
     };
@@ -60,6 +62,7 @@ private:
     bool drive_once(PoolCore& core, Deadline deadline);
     void dispatch(PoolCore& core);
     void start(PoolCore& core, int worker, const Queued& queued);
+    [[nodiscard]] bool alive(PoolCore& core, int worker) const;
     [[nodiscard]] bool can_run(PoolCore& core, int worker, const Queued& queued) const;
     int pick_worker(PoolCore& core, const Queued& queued);
     void send(PoolCore& core, int worker, Queued queued);

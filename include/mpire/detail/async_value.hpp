@@ -18,8 +18,15 @@ namespace mpire::detail {
 template <class T>
 inline constexpr bool is_apply_options = is_specialization_of<std::decay_t<T>, ApplyOptions>;
 
+/// Whether the last of `Ts` is an `ApplyOptions`: then it holds the call's options.
 template <class... Ts>
-using last_t = std::tuple_element_t<sizeof...(Ts) - 1, std::tuple<Ts...>>;
+constexpr bool ends_with_apply_options() {
+    if constexpr (sizeof...(Ts) == 0) {
+        return false;
+    } else {
+        return is_apply_options<std::tuple_element_t<sizeof...(Ts) - 1, std::tuple<Ts...>>>;
+    }
+}
 
 /// An apply task's outcome with its typed value: what `AsyncResult<R>` reads.
 template <class R>

@@ -1,0 +1,391 @@
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <exception>
+#include <numeric>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using mpire::ApplyOptions;
+using mpire::AsyncResult;
+using mpire::StartMethod;
+using mpire::WorkerPool;
+using namespace std::chrono_literals;
+
+int add(int a, int b) { return a + b; }
+
+/// A move-only result that can cross a process boundary.
+struct Token {
+    Token() = default;
+    explicit Token(int v) : value(v) {}
+    Token(Token&&) = default;
+    Token& operator=(Token&&) = default;
+    int value = 0;
+
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(value);
+    }
+};
+
+/// A gate a task waits at until the test opens it: a pipe the workers inherit (fork) or share
+/// (threads). Lets a test hold a task unfinished without sleeping.
+class Gate {
+public:
+    Gate() {
+        if (::pipe(fds_) != 0) throw std::runtime_error("pipe");
+    }
+    Gate(const Gate&) = delete;
+    Gate& operator=(const Gate&) = delete;
+    ~Gate() {
+        ::close(fds_[0]);
+        ::close(fds_[1]);
+    }
+    [[nodiscard]] int read_end() const { return fds_[0]; }
+    /// Lets `n` waiting tasks through.
+    void open(int n = 1) {
+        const std::string bytes(static_cast<std::size_t>(n), 'x');
+        ASSERT_EQ(::write(fds_[1], bytes.data(), bytes.size()), n);
+    }
+    /// A task body: blocks until the gate opens once, then returns `value`.
+    static int pass(int read_end, int value) {
+        char c = 0;
+        if (::read(read_end, &c, 1) != 1) throw std::runtime_error("gate closed");
+        return value;
+    }
+
+private:
+    int fds_[2] = {-1, -1};
+};
+
+class ApplyTest : public mpire::test::StartMethodTest {
+protected:
+    mpire::PoolOptions options(int n_jobs = 2) const {
+        return {.n_jobs = n_jobs, .start_method = GetParam()};
+    }
+};
+
+TEST_P(ApplyTest, ApplyReturnsTheResult) {
+    WorkerPool pool(options());
+    EXPECT_EQ(pool.apply([](int a, int b) { return a + b; }, 1, 2), 3);
+    EXPECT_EQ(pool.apply(add, 20, 22), 42);
+    EXPECT_EQ(pool.apply([](const std::string& s) { return s + "!"; }, std::string("hi")), "hi!");
+}
+
+TEST_P(ApplyTest, ApplyAsyncResultsArriveInTheirOwnHandles) {
+    WorkerPool pool(options(4));
+    std::vector<AsyncResult<int>> results;
+    for (int i = 0; i < 10; ++i) results.push_back(pool.apply_async(add, i, i));
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)].get(), 2 * i);
+}
+
+TEST_P(ApplyTest, ArgumentsAreSpreadEvenWhenTheyAreTuples) {
+    WorkerPool pool(options());
+    // A tuple argument reaches a function that takes a tuple as the tuple, not unpacked.
+    EXPECT_EQ(pool.apply([](std::tuple<int, int> t) { return std::get<0>(t) * std::get<1>(t); },
+                         std::tuple<int, int>(6, 7)),
+              42);
+    EXPECT_EQ(pool.apply([] { return 5; }), 5);
+}
+
+TEST_P(ApplyTest, VoidTasksAndMoveOnlyResults) {
+    WorkerPool pool(options());
+    int callbacks = 0;
+    AsyncResult<void> done =
+        pool.apply_async([](int) {}, 1, ApplyOptions{.callback = [&callbacks] { ++callbacks; }});
+    done.get();
+    EXPECT_TRUE(done.successful());
+    EXPECT_EQ(callbacks, 1);
+
+    Token direct = pool.apply([](int x) { return Token(x); }, 7);
+    EXPECT_EQ(direct.value, 7);
+    AsyncResult<Token> later = pool.apply_async([](int x) { return Token(x * 2); }, 7);
+    Token taken = std::move(later.get());
+    EXPECT_EQ(taken.value, 14);
+    EXPECT_EQ(std::move(pool.apply_async([] { return Token(3); })).get().value, 3);
+}
+
+TEST_P(ApplyTest, TimeoutsOnGetAndWait) {
+    Gate gate;
+    WorkerPool pool(options(1));
+    AsyncResult<int> held = pool.apply_async(Gate::pass, gate.read_end(), 42);
+    EXPECT_FALSE(held.ready());
+    EXPECT_THROW((void)held.successful(), std::logic_error);
+    EXPECT_FALSE(held.wait(10ms));
+    EXPECT_THROW((void)held.get(10ms), mpire::TimeoutError);
+    EXPECT_THROW((void)held.get(-1s), std::invalid_argument);
+    gate.open();
+    EXPECT_EQ(held.get(60s), 42);  // the task went on running after the timeouts
+    EXPECT_TRUE(held.ready());
+    EXPECT_TRUE(held.successful());
+    EXPECT_TRUE(held.wait(0s));
+}
+
+TEST_P(ApplyTest, AFailingTaskRethrowsAndCallsOnlyTheErrorCallbackOnce) {
+    WorkerPool pool(options());
+    int successes = 0;
+    int failures = 0;
+    std::string seen;
+    AsyncResult<int> failing = pool.apply_async(
+        [](int x) -> int { throw std::out_of_range("no element " + std::to_string(x)); }, 9,
+        ApplyOptions{.callback = [&successes](int) { ++successes; },
+                     .error_callback =
+                         [&](std::exception_ptr error) {
+                             ++failures;
+                             try {
+                                 std::rethrow_exception(error);
+                             } catch (const std::out_of_range& e) {
+                                 seen = e.what();
+                             }
+                         }});
+    try {
+        (void)failing.get();
+        FAIL() << "get() returned";
+    } catch (const std::out_of_range& e) {
+        const auto* info = dynamic_cast<const mpire::WorkerErrorInfo*>(&e);
+        ASSERT_NE(info, nullptr);
+        EXPECT_EQ(info->original_message(), "no element 9");
+        EXPECT_EQ(info->task_args(), "Arg 0: 9");
+        EXPECT_EQ(info->task_index(), -1);
+    }
+    EXPECT_THROW((void)failing.get(), std::out_of_range);  // stays failed
+    EXPECT_FALSE(failing.successful());
+    EXPECT_EQ(failures, 1);
+    EXPECT_EQ(successes, 0);
+    EXPECT_NE(seen.find("no element 9"), std::string::npos);
+    EXPECT_EQ(pool.apply(add, 1, 1), 2);  // the pool goes on
+}
+
+TEST_P(ApplyTest, CallbacksRunOnceInTheCallingThread) {
+    WorkerPool pool(options());
+    const pid_t parent = ::getpid();
+    const auto caller = std::this_thread::get_id();
+    int calls = 0;
+    int total = 0;
+    bool in_caller = true;
+    std::vector<AsyncResult<int>> results;
+    for (int i = 1; i <= 20; ++i) {
+        results.push_back(pool.apply_async(add, i, 0, ApplyOptions{.callback = [&](int r) {
+                                               ++calls;
+                                               total += r;
+                                               in_caller = in_caller && ::getpid() == parent &&
+                                                           std::this_thread::get_id() == caller;
+                                           }}));
+    }
+    for (auto& r : results) (void)r.get();
+    for (auto& r : results) (void)r.get();  // getting again runs nothing again
+    EXPECT_EQ(calls, 20);
+    EXPECT_EQ(total, 210);
+    EXPECT_TRUE(in_caller);
+}
+
+TEST_P(ApplyTest, AThrowingCallbackReachesTheCallerAndThePoolGoesOn) {
+    WorkerPool pool(options());
+    AsyncResult<int> r = pool.apply_async(add, 2, 3, ApplyOptions{.callback = [](int) {
+                                              throw std::runtime_error("callback failed");
+                                          }});
+    try {
+        (void)r.get();
+        FAIL() << "the callback's exception was swallowed";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "callback failed");
+    }
+    EXPECT_EQ(r.get(), 5);  // the result itself was kept
+    EXPECT_EQ(pool.apply(add, 1, 2), 3);
+}
+
+TEST_P(ApplyTest, TheFirstApplyStartsEveryWorkerWithItsInitFunction) {
+    WorkerPool pool({.n_jobs = 1, .use_worker_state = true, .start_method = GetParam()});
+    const auto read_state = [](int& state, int) { return state; };
+    EXPECT_EQ(pool.apply(read_state, 0,
+                         ApplyOptions{.worker_init = [](int& state) { state = 1; },
+                                      .worker_exit = [](int& state) { return state * 10; }}),
+              1);
+    // As MPIRE: later init and exit functions are ignored while the workers live.
+    EXPECT_EQ(pool.apply(read_state, 0,
+                         ApplyOptions{.worker_init = [](int& state) { state = 2; },
+                                      .worker_exit = [](int& state) { return state * 100; }}),
+              1);
+    pool.stop_and_join();
+    EXPECT_EQ(pool.get_exit_results<int>(), std::vector<int>{10});
+}
+
+TEST(ApplyForkTest, TheFirstApplyStartsTheWholePool) {
+    const mpire::test::Resources before;
+    {
+        WorkerPool pool({.n_jobs = 3});
+        EXPECT_EQ(pool.apply(add, 1, 2), 3);
+        EXPECT_EQ(mpire::test::count_children(), before.children + 3);
+    }
+    EXPECT_EQ(mpire::test::Resources{}, before);
+}
+
+TEST_P(ApplyTest, StopAndJoinSettlesOutstandingTasksThenRunsExitFunctions) {
+    WorkerPool pool({.n_jobs = 2, .use_worker_state = true, .start_method = GetParam()});
+    std::vector<AsyncResult<int>> results;
+    int callbacks = 0;
+    for (int i = 0; i < 50; ++i) {
+        results.push_back(pool.apply_async(
+            [](int& done, int x) {
+                ++done;
+                return x * x;
+            },
+            i,
+            ApplyOptions{.callback = [&callbacks](int) { ++callbacks; },
+                         .worker_exit = [](int& done) { return done; }}));
+    }
+    pool.stop_and_join();
+    EXPECT_EQ(callbacks, 50);
+    for (int i = 0; i < 50; ++i) {
+        ASSERT_TRUE(results[static_cast<std::size_t>(i)].ready());
+        EXPECT_EQ(results[static_cast<std::size_t>(i)].get(), i * i);
+    }
+    const std::vector<int> done = pool.get_exit_results<int>();
+    EXPECT_EQ(std::accumulate(done.begin(), done.end(), 0), 50);  // every task, once
+}
+
+TEST_P(ApplyTest, ResultsOutliveThePool) {
+    std::vector<AsyncResult<int>> results;
+    {
+        WorkerPool pool(options());
+        for (int i = 0; i < 5; ++i) results.push_back(pool.apply_async(add, i, 100));
+    }
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)].get(), i + 100);
+}
+
+TEST_P(ApplyTest, ApplyAndMapMixOnOnePool) {
+    for (const bool keep_alive : {false, true}) {
+        WorkerPool pool({.n_jobs = 2, .start_method = GetParam(), .keep_alive = keep_alive});
+        int callbacks = 0;
+        std::vector<AsyncResult<int>> before_map;
+        for (int i = 0; i < 8; ++i) {
+            before_map.push_back(pool.apply_async(
+                add, i, 1, ApplyOptions{.callback = [&callbacks](int) { ++callbacks; }}));
+        }
+        // The map call waits for the apply tasks queued before it, then runs.
+        const std::vector<int> squares =
+            pool.map([](int x) { return x * x; }, std::views::iota(0, 100));
+        EXPECT_EQ(callbacks, 8);
+        for (auto& r : before_map) EXPECT_TRUE(r.ready());
+        EXPECT_EQ(squares[99], 99 * 99);
+        EXPECT_EQ(pool.apply(add, 40, 2), 42);
+        EXPECT_EQ(pool.map(add, std::vector<std::pair<int, int>>{{1, 2}, {3, 4}}),
+                  (std::vector<int>{3, 7}));
+        EXPECT_EQ(pool.apply_async(add, 1, 1).get(), 2);
+    }
+}
+
+TEST_P(ApplyTest, ApplyWhileAnImapIsIteratedIsRefused) {
+    WorkerPool pool(options());
+    auto results = pool.imap([](int x) { return x; }, std::views::iota(0, 1000));
+    auto it = results.begin();
+    EXPECT_EQ(*it, 0);
+    EXPECT_THROW((void)pool.apply_async(add, 1, 2), std::logic_error);
+    int n = 0;
+    for (; it != results.end(); ++it) ++n;
+    EXPECT_EQ(n, 1000);
+    EXPECT_EQ(pool.apply(add, 1, 2), 3);  // accepted again once the imap is exhausted
+}
+
+TEST_P(ApplyTest, ThousandsOfOutstandingTasksNeedNoMoreThreadsOrFds) {
+    WorkerPool pool(options());
+    EXPECT_EQ(pool.apply(add, 0, 0), 0);  // the workers are up
+    const std::size_t fds = mpire::test::count_open_fds();
+    const std::size_t threads = mpire::test::count_threads();
+    std::vector<AsyncResult<int>> results;
+    for (int i = 0; i < 5000; ++i) results.push_back(pool.apply_async(add, i, 1));
+    EXPECT_EQ(mpire::test::count_open_fds(), fds);
+    EXPECT_EQ(mpire::test::count_threads(), threads);
+    long long total = 0;
+    for (auto& r : results) total += r.get();
+    EXPECT_EQ(total, 5000LL * 4999 / 2 + 5000);
+}
+
+TEST_P(ApplyTest, EachTaskRunsItsOwnFunctionEvenWithCaptures) {
+    WorkerPool pool(options());
+    std::vector<AsyncResult<int>> results;
+    // Closures with state cannot be shipped to live processes: fork workers restart for them.
+    for (int k = 0; k < 6; ++k)
+        results.push_back(pool.apply_async([k](int x) { return k * x; }, 10));
+    for (int k = 0; k < 6; ++k) EXPECT_EQ(results[static_cast<std::size_t>(k)].get(), k * 10);
+}
+
+TEST_P(ApplyTest, TasksGetTheWorkerIdWhenThePoolPassesIt) {
+    WorkerPool pool({.n_jobs = 2, .pass_worker_id = true, .start_method = GetParam()});
+    for (int i = 0; i < 10; ++i) {
+        const int id = pool.apply([](int worker_id, int) { return worker_id; }, i);
+        EXPECT_TRUE(id == 0 || id == 1) << id;
+    }
+    EXPECT_THROW((void)pool.apply([](int x) { return x; }, 1), std::invalid_argument);
+}
+
+// Fork only: a threading worker cannot be killed, so terminate() waits for the task it holds.
+TEST(ApplyForkTest, TerminateFailsOutstandingTasks) {
+    const mpire::test::Resources before;
+    {
+        Gate gate;
+        WorkerPool pool({.n_jobs = 1});
+        int failures = 0;
+        AsyncResult<int> held = pool.apply_async(
+            Gate::pass, gate.read_end(), 1,
+            ApplyOptions{.error_callback = [&failures](std::exception_ptr) { ++failures; }});
+        AsyncResult<int> queued = pool.apply_async(add, 1, 1);
+        EXPECT_FALSE(held.wait(1ms));
+        pool.terminate();
+        EXPECT_THROW((void)held.get(), std::runtime_error);
+        EXPECT_EQ(failures, 1);
+        EXPECT_FALSE(queued.successful());
+        EXPECT_EQ(pool.apply(add, 2, 2), 4);  // a terminated pool starts new workers
+    }
+    EXPECT_EQ(mpire::test::Resources{}, before);
+}
+
+TEST_P(ApplyTest, BadOptionsAndMisuseAreRejected) {
+    WorkerPool pool(options());
+    EXPECT_THROW((void)pool.apply_async(add, 1, 2, ApplyOptions{.task_timeout = 1s}),
+                 std::invalid_argument);
+    EXPECT_THROW((void)pool.apply_async(add, 1, 2, ApplyOptions{.worker_init_timeout = -1s}),
+                 std::invalid_argument);
+    AsyncResult<int> r = pool.apply_async(add, 1, 2);
+    AsyncResult<int> moved = std::move(r);
+    EXPECT_THROW((void)r.ready(), std::logic_error);  // NOLINT(bugprone-use-after-move)
+    EXPECT_EQ(moved.get(), 3);
+}
+
+TEST(ApplyForkTest, AWorkerThatDiesFailsOnlyItsTask) {
+    const mpire::test::Resources before;
+    {
+        WorkerPool pool({.n_jobs = 2});
+        AsyncResult<int> dies = pool.apply_async(
+            [](int x) {
+                ::raise(SIGKILL);
+                return x;
+            },
+            5);
+        std::vector<AsyncResult<int>> others;
+        for (int i = 0; i < 10; ++i) others.push_back(pool.apply_async(add, i, 0));
+        try {
+            (void)dies.get();
+            FAIL() << "get() returned";
+        } catch (const mpire::WorkerDiedError& e) {
+            EXPECT_EQ(e.signal(), SIGKILL);
+            EXPECT_NE(std::string(e.what()).find("Arg 0: 5"), std::string::npos) << e.what();
+        }
+        for (int i = 0; i < 10; ++i) EXPECT_EQ(others[static_cast<std::size_t>(i)].get(), i);
+        EXPECT_EQ(pool.apply(add, 1, 2), 3);
+    }
+    EXPECT_EQ(mpire::test::Resources{}, before);
+}
+
+MPIRE_TEST_ON_EVERY_START_METHOD(ApplyTest);
+
+}  // namespace
