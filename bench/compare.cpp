@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "ping_pong.hpp"
+
 #ifndef MPIRE_BENCH_BUILD_TYPE
 #define MPIRE_BENCH_BUILD_TYPE ""
 #endif
@@ -27,6 +29,8 @@ constexpr int kJobs = 2;
 constexpr int kIdentitySize = 10'000'000;
 constexpr int kBusyTasks = 200;
 constexpr double kBusyChunkSize = 1;
+constexpr int kRoundTrips = 20'000;
+constexpr int kPingPongSpin = 2000;  // pause instructions before a ping-pong side sleeps
 
 int identity(int x) { return x; }
 
@@ -130,6 +134,44 @@ Timings run_workload(const char* name, F f, const std::vector<int>& inputs,
     return t;
 }
 
+double us_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+void check_result(bool ok, const char* what) {
+    if (ok) return;
+    std::fprintf(stderr, "mpire_compare: FAILED: %s returned a wrong result\n", what);
+    std::exit(EXIT_FAILURE);
+}
+
+/// Per-call cost in µs of blocking `apply` calls on live workers, and of `apply_async` calls
+/// queued all at once and then collected: medians over `reps` runs of `kRoundTrips` calls.
+struct ApplyCosts {
+    double apply_us = 0;
+    double apply_async_us = 0;
+};
+
+ApplyCosts measure_apply(mpire::StartMethod method, int reps) {
+    mpire::WorkerPool pool({.n_jobs = kJobs, .start_method = method});
+    for (int i = 0; i < 1000; ++i) check_result(pool.apply(identity, i) == i, "apply (warm-up)");
+    std::vector<double> blocking, queued;
+    std::vector<mpire::AsyncResult<int>> results;
+    results.reserve(kRoundTrips);
+    for (int rep = 0; rep < reps; ++rep) {
+        auto start = Clock::now();
+        for (int i = 0; i < kRoundTrips; ++i) check_result(pool.apply(identity, i) == i, "apply");
+        blocking.push_back(us_since(start) / kRoundTrips);
+        results.clear();
+        start = Clock::now();
+        for (int i = 0; i < kRoundTrips; ++i) results.push_back(pool.apply_async(identity, i));
+        for (int i = 0; i < kRoundTrips; ++i) {
+            check_result(results[static_cast<std::size_t>(i)].get() == i, "apply_async");
+        }
+        queued.push_back(us_since(start) / kRoundTrips);
+    }
+    return {median(blocking), median(queued)};
+}
+
 void print_row(const char* workload, const char* variant, const std::vector<double>& ms) {
     auto [lo, hi] = std::minmax_element(ms.begin(), ms.end());
     std::printf("%-34s %-18s %11.2f %11.2f %11.2f\n", workload, variant, median(ms), *lo, *hi);
@@ -226,12 +268,31 @@ int main(int argc, char** argv) {
     std::iota(identity_inputs.begin(), identity_inputs.end(), 0);
     const Timings id = run_workload("identity", identity, identity_inputs, {}, reps);
 
+    const double ping_pong_sleeping = bench::shared_memory_ping_pong_us(kRoundTrips, reps, 0);
+    const double ping_pong_spinning =
+        bench::shared_memory_ping_pong_us(kRoundTrips, reps, kPingPongSpin);
+    const ApplyCosts fork_apply = measure_apply(mpire::StartMethod::fork, reps);
+    const ApplyCosts thread_apply = measure_apply(mpire::StartMethod::threading, reps);
+
     std::printf("%-34s %-18s %11s %11s %11s\n", "workload", "variant", "median ms", "min ms",
                 "max ms");
     std::printf("%s\n", std::string(88, '-').c_str());
     print_rows("1 identity map, 10M ints", "  (default chunking, 128 splits)", id);
     std::printf("\n");
     print_rows("2 ~1 ms busy task x 200", "  (chunk_size 1)", busy);
+    std::printf("\n3 round trip, %d calls on live workers (median µs per call)\n", kRoundTrips);
+    std::printf("  raw shared-memory ping-pong, two processes, futex wake-up   %8.2f\n",
+                ping_pong_sleeping);
+    std::printf("  raw shared-memory ping-pong, spinning %d pauses first     %8.2f\n",
+                kPingPongSpin, ping_pong_spinning);
+    std::printf("  mpire apply, fork                                          %8.2f\n",
+                fork_apply.apply_us);
+    std::printf("  mpire apply, threading                                     %8.2f\n",
+                thread_apply.apply_us);
+    std::printf("  mpire apply_async x %d, then get each, fork             %8.2f\n", kRoundTrips,
+                fork_apply.apply_async_us);
+    std::printf("  mpire apply_async x %d, then get each, threading        %8.2f\n", kRoundTrips,
+                thread_apply.apply_async_us);
     std::printf("all mpire results equal the serial results.\n");
     // CPU taken by other processes during the run makes every speed-up below meaningless.
     const double others = std::max(0.0, machine_busy_seconds() - own_cpu_seconds() - busy_at_start);
@@ -253,5 +314,9 @@ int main(int argc, char** argv) {
         "1 ms busy x 200 (chunk_size 1): speed-up over serial: fork %.2fx, "
         "threading %.2fx (target >= 1.9x)\n",
         bu_s / bu_f, bu_s / bu_th);
+    std::printf(
+        "apply round trip, fork: %.2fx the futex ping-pong (target <= 3x), %.2fx the spinning "
+        "one\n",
+        fork_apply.apply_us / ping_pong_sleeping, fork_apply.apply_us / ping_pong_spinning);
     return 0;
 }

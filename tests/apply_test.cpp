@@ -386,6 +386,20 @@ TEST(ApplyForkTest, AWorkerThatDiesFailsOnlyItsTask) {
     EXPECT_EQ(mpire::test::Resources{}, before);
 }
 
+TEST(ApplyForkTest, AWorkerKilledWhileIdleIsReplacedWithoutFailingATask) {
+    const mpire::test::Resources before;
+    {
+        WorkerPool pool({.n_jobs = 1});
+        const pid_t first = pool.apply([] { return ::getpid(); });
+        ASSERT_EQ(::kill(first, SIGKILL), 0);
+        ASSERT_TRUE(mpire::test::wait_for_exit(first));
+        const pid_t second = pool.apply([] { return ::getpid(); });
+        EXPECT_NE(second, first);
+        EXPECT_EQ(pool.apply(add, 1, 2), 3);
+    }
+    EXPECT_EQ(mpire::test::Resources{}, before);
+}
+
 MPIRE_TEST_ON_EVERY_START_METHOD(ApplyTest);
 
 }  // namespace

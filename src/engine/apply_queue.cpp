@@ -97,9 +97,10 @@ bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
 void ApplyQueue::dispatch(PoolCore& core) {
     if (pending_.empty()) return;
     Backend& backend = *core.backend;
-    // As in MPIRE, the first apply starts the whole pool.
+    // As in MPIRE, the first apply starts the whole pool; a worker that ended starts again.
     for (int w = 0; w < backend.n_workers(); ++w) {
-        if (!workers_[static_cast<std::size_t>(w)].restarting && !alive(core, w)) {
+        if (!workers_[static_cast<std::size_t>(w)].restarting &&
+            core.installed_run[static_cast<std::size_t>(w)] == 0) {
             start(core, w, pending_.front());
         }
     }
@@ -126,13 +127,6 @@ void ApplyQueue::start(PoolCore& core, int worker, const Queued& queued) {
     workers_[w].shipped_state.assign(state.begin(), state.end());
 }
 
-bool ApplyQueue::alive(PoolCore& core, int worker) const {
-    // Backend::running() reaps a worker that ended while idle and drops what it sent, so it is
-    // only asked about idle workers: a busy one's end must arrive as an event, with its task.
-    return workers_[static_cast<std::size_t>(worker)].queued_chunks > 0 ||
-           core.backend->running(worker);
-}
-
 bool ApplyQueue::can_run(PoolCore& core, int worker, const Queued& queued) const {
     const auto w = static_cast<std::size_t>(worker);
     return core.started_setup[w] == core.worker_setup &&
@@ -145,7 +139,7 @@ int ApplyQueue::pick_worker(PoolCore& core, const Queued& queued) {
     int idle_but_unfit = -1;
     for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
         const WorkerSlot& slot = workers_[static_cast<std::size_t>(w)];
-        if (slot.restarting || !alive(core, w)) continue;
+        if (slot.restarting) continue;
         if (!can_run(core, w, queued)) {
             if (slot.queued_chunks == 0 && idle_but_unfit < 0) idle_but_unfit = w;
             continue;
@@ -156,13 +150,24 @@ int ApplyQueue::pick_worker(PoolCore& core, const Queued& queued) {
             best = w;
         }
     }
-    if (best < 0 && idle_but_unfit >= 0) {
+    if (best >= 0) {
+        const auto w = static_cast<std::size_t>(best);
+        // Backend::running() reaps a worker that ended while idle and drops what it sent, so
+        // only an idle worker is asked: a busy one's end arrives as an event, with its task.
+        if (workers_[w].queued_chunks == 0 && !core.backend->running(best)) {
+            // Killed from outside while idle: a fresh start takes the task.
+            forget_worker(core, best);
+            start(core, best, queued);
+        }
+        return best;
+    }
+    if (idle_but_unfit >= 0) {
         // It started under other pool settings, or the function cannot be shipped to a live
         // process: it gets the task through a fresh start once it has stopped.
         workers_[static_cast<std::size_t>(idle_but_unfit)].restarting = true;
         core.backend->stop(idle_but_unfit);
     }
-    return best;
+    return -1;
 }
 
 void ApplyQueue::send(PoolCore& core, int worker, Queued queued) {

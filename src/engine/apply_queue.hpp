@@ -62,7 +62,6 @@ private:
     bool drive_once(PoolCore& core, Deadline deadline);
     void dispatch(PoolCore& core);
     void start(PoolCore& core, int worker, const Queued& queued);
-    [[nodiscard]] bool alive(PoolCore& core, int worker) const;
     [[nodiscard]] bool can_run(PoolCore& core, int worker, const Queued& queued) const;
     int pick_worker(PoolCore& core, const Queued& queued);
     void send(PoolCore& core, int worker, Queued queued);
