@@ -203,6 +203,20 @@ TEST_P(ApplyTest, AThrowingCallbackReachesTheCallerAndThePoolGoesOn) {
     EXPECT_EQ(pool.apply(add, 1, 2), 3);
 }
 
+TEST_P(ApplyTest, ACallbackMayWaitForAnotherTask) {
+    WorkerPool pool(options(1));
+    for (int round = 0; round < 20; ++round) {
+        std::vector<AsyncResult<int>> later;
+        int seen = -1;
+        // Both results often arrive in one batch; the first's callback waits for the second.
+        AsyncResult<int> first = pool.apply_async(
+            add, 1, 1, ApplyOptions{.callback = [&](int) { seen = later.front().get(); }});
+        later.push_back(pool.apply_async(add, 2, 2));
+        EXPECT_EQ(first.get(), 2);
+        EXPECT_EQ(seen, 4);
+    }
+}
+
 TEST_P(ApplyTest, TheFirstApplyStartsEveryWorkerWithItsInitFunction) {
     WorkerPool pool({.n_jobs = 1, .use_worker_state = true, .start_method = GetParam()});
     const auto read_state = [](int& state, int) { return state; };

@@ -28,7 +28,7 @@ void ApplyQueue::submit(PoolCore& core, ApplyTask task) {
 }
 
 bool ApplyQueue::idle() const noexcept {
-    return pending_.empty() && running_.empty() &&
+    return pending_.empty() && running_.empty() && unhandled_.empty() &&
            std::none_of(workers_.begin(), workers_.end(),
                         [](const WorkerSlot& w) { return w.restarting; });
 }
@@ -66,6 +66,7 @@ void ApplyQueue::fail_all(const std::exception_ptr& failure) noexcept {
     for (Queued& queued : pending_) unsettled.push_back(queued.task.state);
     running_.clear();
     pending_.clear();
+    unhandled_.clear();
     for (const auto& state : unsettled) {
         try {
             state->fail(failure);
@@ -86,10 +87,18 @@ void ApplyQueue::forget_workers() noexcept {
 
 bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
     dispatch(core);
-    // Local, not a member: a callback run below may wait on another task and drive re-entrantly.
-    std::vector<WorkerEvent> events;
-    if (!core.backend->wait_until(events, deadline)) return false;
-    for (WorkerEvent& event : events) handle(core, event);
+    if (unhandled_.empty()) {
+        std::vector<WorkerEvent> events;
+        if (!core.backend->wait_until(events, deadline)) return false;
+        for (WorkerEvent& event : events) unhandled_.push_back(std::move(event));
+    }
+    // Taken one at a time: a callback run by handle() may wait for a task whose event came in
+    // this same batch, and then drives the queue re-entrantly from here.
+    while (!unhandled_.empty()) {
+        WorkerEvent event = std::move(unhandled_.front());
+        unhandled_.pop_front();
+        handle(core, event);
+    }
     dispatch(core);
     return true;
 }

@@ -77,6 +77,7 @@ private:
     std::deque<Queued> pending_;
     std::unordered_map<std::uint64_t, Running> running_;  // by chunk id
     std::vector<WorkerSlot> workers_;
+    std::deque<WorkerEvent> unhandled_;  // received from the backend, not handled yet
     std::uint64_t next_chunk_ = 0;
     std::exception_ptr deferred_;
     ApplyHooks hooks_;
