@@ -233,6 +233,17 @@ TEST_P(ApplyTest, TheFirstApplyStartsEveryWorkerWithItsInitFunction) {
     EXPECT_EQ(pool.get_exit_results<int>(), std::vector<int>{10});
 }
 
+TEST_P(ApplyTest, AFailingInitFailsItsTaskAndTheNextApplyDoesNotHang) {
+    WorkerPool pool(options(1));
+    const auto failing_init =
+        ApplyOptions{.worker_init = [] { throw std::runtime_error("init failed"); }};
+    EXPECT_THROW((void)pool.apply(add, 1, 2, failing_init), std::runtime_error);
+    // The init function is pinned for the workers' life: it runs, and fails, again.
+    EXPECT_THROW((void)pool.apply(add, 1, 2), std::runtime_error);
+    pool.stop_and_join();
+    EXPECT_EQ(pool.apply(add, 1, 2), 3);  // new workers, no init function
+}
+
 TEST(ApplyForkTest, TheFirstApplyStartsTheWholePool) {
     const mpire::test::Resources before;
     {
