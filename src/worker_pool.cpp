@@ -6,6 +6,18 @@
 
 namespace mpire {
 
+namespace {
+void report(const std::exception_ptr& failure) noexcept {
+    try {
+        std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mpire: ~WorkerPool(): %s\n", e.what());
+    } catch (...) {
+        std::fprintf(stderr, "mpire: ~WorkerPool(): an exception of unknown type\n");
+    }
+}
+}  // namespace
+
 WorkerPool::WorkerPool(PoolOptions options)
     : core_(detail::make_pool_core(options)),
       uncaught_at_construction_(std::uncaught_exceptions()) {}
@@ -30,15 +42,15 @@ WorkerPool::~WorkerPool() {
     if (std::uncaught_exceptions() > uncaught_at_construction_) {
         terminate();
     } else {
+        // A destructor cannot throw: what an exit function or a callback threw is reported.
         try {
             stop_and_join();
-        } catch (const std::exception& e) {
-            // A destructor cannot throw: an exit function's or a callback's error is reported.
-            std::fprintf(stderr, "mpire: ~WorkerPool(): %s\n", e.what());
-            terminate();
         } catch (...) {
-            std::fprintf(stderr, "mpire: ~WorkerPool(): an exception of unknown type\n");
+            report(std::current_exception());
             terminate();
+        }
+        for (const std::exception_ptr& failure : detail::take_unclaimed_failures(*core_)) {
+            report(failure);
         }
     }
     detail::close(*core_);  // an imap that outlives the pool must not start workers of its own

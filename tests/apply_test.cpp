@@ -5,10 +5,12 @@
 #include <chrono>
 #include <exception>
 #include <numeric>
+#include <optional>
 #include <ranges>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "test_support.hpp"
@@ -423,6 +425,112 @@ TEST(ApplyForkTest, AWorkerKilledWhileIdleIsReplacedWithoutFailingATask) {
         EXPECT_EQ(pool.apply(add, 1, 2), 3);
     }
     EXPECT_EQ(mpire::test::Resources{}, before);
+}
+
+TEST_P(ApplyTest, AZeroTimeoutCollectsWhatArrived) {
+    WorkerPool pool(options());
+    AsyncResult<int> r = pool.apply_async(add, 3, 4);
+    const auto limit = std::chrono::steady_clock::now() + 30s;
+    while (!r.wait(0s) && std::chrono::steady_clock::now() < limit) {
+    }
+    ASSERT_TRUE(r.ready());
+    EXPECT_EQ(r.get(0s), 7);
+}
+
+pid_t g_test_process = 0;
+
+/// Decodes everywhere but in the test process itself.
+struct FailsToArriveHome {
+    int value = 0;
+
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(value);
+        if constexpr (std::is_same_v<Archive, mpire::InputArchive>) {
+            if (::getpid() == g_test_process) throw std::runtime_error("cannot decode here");
+        }
+    }
+};
+
+TEST(ApplyForkTest, AResultThatCannotBeDecodedFailsItsTask) {
+    g_test_process = ::getpid();
+    WorkerPool pool({.n_jobs = 1});
+    int failures = 0;
+    AsyncResult<FailsToArriveHome> r = pool.apply_async(
+        [] { return FailsToArriveHome{5}; },
+        ApplyOptions{.error_callback = [&failures](std::exception_ptr) { ++failures; }});
+    EXPECT_THROW((void)r.get(), std::runtime_error);
+    EXPECT_TRUE(r.ready());
+    EXPECT_FALSE(r.successful());
+    EXPECT_EQ(failures, 1);
+    EXPECT_EQ(pool.apply(add, 1, 2), 3);
+}
+
+TEST(ApplyForkTest, ADeathReportedInTheSameBatchIsNotBlamedOnTheNextTask) {
+    const mpire::test::Resources before;
+    {
+        WorkerPool pool({.n_jobs = 1});
+        const pid_t worker = pool.apply([] { return ::getpid(); });
+        std::optional<AsyncResult<int>> next;
+        int next_result = 0;
+        AsyncResult<int> first = pool.apply_async(add, 1, 1, ApplyOptions{.callback = [&](int) {
+                                                      next = pool.apply_async(add, 20, 22);
+                                                      next_result = next->get();
+                                                  }});
+        AsyncResult<int> dies = pool.apply_async(
+            [](int x) {
+                ::raise(SIGKILL);
+                return x;
+            },
+            0);
+        // Both the result of `first` and the worker's death are there before anyone looks.
+        ASSERT_TRUE(mpire::test::wait_for_exit(worker));
+        EXPECT_EQ(first.get(), 2);
+        EXPECT_EQ(next_result, 42);
+        EXPECT_THROW((void)dies.get(), mpire::WorkerDiedError);
+    }
+    EXPECT_EQ(mpire::test::Resources{}, before);
+}
+
+TEST(ApplyForkTest, AnErrorCallbackMaySubmitDuringTerminate) {
+    const mpire::test::Resources before;
+    {
+        Gate gate;
+        WorkerPool pool({.n_jobs = 1});
+        std::optional<AsyncResult<int>> retry;
+        AsyncResult<int> held = pool.apply_async(
+            Gate::pass, gate.read_end(), 1, ApplyOptions{.error_callback = [&](std::exception_ptr) {
+                retry = pool.apply_async(add, 2, 3);
+            }});
+        EXPECT_FALSE(held.wait(1ms));
+        pool.terminate();
+        ASSERT_TRUE(retry.has_value());
+        EXPECT_EQ(retry->get(), 5);
+    }
+    EXPECT_EQ(mpire::test::Resources{}, before);
+}
+
+TEST_P(ApplyTest, TheDestructorSettlesEveryTaskEvenWhenACallbackThrows) {
+    std::vector<AsyncResult<int>> results;
+    {
+        WorkerPool pool(options());
+        for (int i = 0; i < 6; ++i) {
+            results.push_back(pool.apply_async(add, i, 0, ApplyOptions{.callback = [i](int) {
+                                                   if (i == 2)
+                                                       throw std::runtime_error(
+                                                           "callback 2 failed");
+                                               }}));
+        }
+    }
+    for (int i = 0; i < 6; ++i) EXPECT_EQ(results[static_cast<std::size_t>(i)].get(), i);
+}
+
+TEST_P(ApplyTest, WorkersLeftRunningByAMapKeepTheirInitAndExit) {
+    WorkerPool pool({.n_jobs = 2, .start_method = GetParam(), .keep_alive = true});
+    pool.map([](int x) { return x; }, std::views::iota(0, 10), {.worker_exit = [] { return 1; }});
+    EXPECT_EQ(pool.apply(add, 1, 2, ApplyOptions{.worker_exit = [] { return 2; }}), 3);
+    pool.stop_and_join();
+    for (int exit_result : pool.get_exit_results<int>()) EXPECT_EQ(exit_result, 1);
 }
 
 MPIRE_TEST_ON_EVERY_START_METHOD(ApplyTest);

@@ -23,8 +23,15 @@ void ApplyQueue::submit(PoolCore& core, ApplyTask task) {
             "mpire: apply() or apply_async() while a map call is running (an imap that is not "
             "exhausted?); exhaust or destroy it first");
     }
+    const AsyncState* state = task.state.get();
     pending_.push_back(Queued{std::move(task), ++core.last_run_id});
-    dispatch(core);
+    try {
+        dispatch(core);
+    } catch (...) {
+        // The caller gets no AsyncResult for it: it must not run later either.
+        std::erase_if(pending_, [state](const Queued& q) { return q.task.state.get() == state; });
+        throw;
+    }
 }
 
 bool ApplyQueue::idle() const noexcept {
@@ -33,9 +40,12 @@ bool ApplyQueue::idle() const noexcept {
                         [](const WorkerSlot& w) { return w.restarting; });
 }
 
-ApplyHooks ApplyQueue::pin_hooks(const WorkerFunction& init, const WorkerFunction& exit) {
+ApplyHooks ApplyQueue::pin_hooks(const PoolCore& core, ApplyHooks wanted) {
     if (!hooks_pinned_) {
-        hooks_ = ApplyHooks{init.hook(), exit.hook()};
+        // Workers a kept-alive map call left running keep the init and exit they have.
+        const bool running = std::any_of(core.installed_run.begin(), core.installed_run.end(),
+                                         [](std::uint64_t run) { return run != 0; });
+        hooks_ = running ? core.live_hooks : std::move(wanted);
         hooks_pinned_ = true;
     }
     return hooks_;
@@ -53,11 +63,14 @@ bool ApplyQueue::wait_for(PoolCore& core, const AsyncState& state, Deadline dead
 }
 
 void ApplyQueue::drain(PoolCore& core) {
-    while (!idle()) {
-        rethrow_deferred();
-        drive_once(core, std::nullopt);
-    }
+    while (!idle()) drive_once(core, std::nullopt);
     rethrow_deferred();
+}
+
+std::vector<std::exception_ptr> ApplyQueue::take_failures() noexcept {
+    std::vector<std::exception_ptr> failures(deferred_.begin(), deferred_.end());
+    deferred_.clear();
+    return failures;
 }
 
 void ApplyQueue::fail_all(const std::exception_ptr& failure) noexcept {
@@ -104,7 +117,9 @@ bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
 }
 
 void ApplyQueue::dispatch(PoolCore& core) {
-    if (pending_.empty()) return;
+    // Events already received come first: one may report the end of a worker that would be
+    // picked here (and a worker started here would then be taken for the dead one).
+    if (pending_.empty() || !unhandled_.empty()) return;
     Backend& backend = *core.backend;
     // As in MPIRE, the first apply starts the whole pool; a worker that ended starts again.
     for (int w = 0; w < backend.n_workers(); ++w) {
@@ -127,7 +142,7 @@ void ApplyQueue::start(PoolCore& core, int worker, const Queued& queued) {
     core.backend->start(worker, queued.task.kernel);
     core.started_setup[w] = core.worker_setup;
     core.installed_run[w] = queued.run_id;
-    core.exit_type[w] = &exit_type_of(*queued.task.kernel);
+    core.note_kernel(w, *queued.task.kernel);
     core.tasks_given[w] = 0;
     workers_[w] = WorkerSlot{};
     workers_[w].shipped_run = queued.run_id;
@@ -196,7 +211,7 @@ void ApplyQueue::send(PoolCore& core, int worker, Queued queued) {
             slot.shipped_state.assign(state.begin(), state.end());
         }
         core.installed_run[w] = queued.run_id;
-        core.exit_type[w] = &exit_type_of(*queued.task.kernel);
+        core.note_kernel(w, *queued.task.kernel);
         slot.shipped_run = queued.run_id;
     }
     const std::uint64_t id = next_chunk_++;
@@ -210,12 +225,15 @@ void ApplyQueue::settle(Settle&& step) {
     try {
         step();
     } catch (...) {
-        if (!deferred_) deferred_ = std::current_exception();
+        deferred_.push_back(std::current_exception());
     }
 }
 
 void ApplyQueue::rethrow_deferred() {
-    if (deferred_) std::rethrow_exception(std::exchange(deferred_, nullptr));
+    if (deferred_.empty()) return;
+    std::exception_ptr first = std::move(deferred_.front());
+    deferred_.pop_front();
+    std::rethrow_exception(first);
 }
 
 void ApplyQueue::handle(PoolCore& core, WorkerEvent& event) {

@@ -29,15 +29,20 @@ public:
     /// Drives the pool until `state` is ready or `deadline` passed; returns whether it is ready.
     /// Rethrows what a callback threw meanwhile.
     bool wait_for(PoolCore& core, const AsyncState& state, Deadline deadline);
-    /// Drives the pool until every task is settled. Rethrows what a callback threw.
+    /// Drives the pool until every task is settled, then rethrows the first thing a callback
+    /// threw (each one is rethrown once, by this or a later wait).
     void drain(PoolCore& core);
+    /// What callbacks threw that no wait rethrew yet; for the pool's destructor to report.
+    [[nodiscard]] std::vector<std::exception_ptr> take_failures() noexcept;
     /// Settles every task with `failure` (after terminate()). An error callback that throws is
     /// reported on stderr: there is no caller to give it to.
     void fail_all(const std::exception_ptr& failure) noexcept;
     /// The workers were stopped or killed: forgets what they held, and the pinned hooks.
     void forget_workers() noexcept;
 
-    [[nodiscard]] ApplyHooks pin_hooks(const WorkerFunction& init, const WorkerFunction& exit);
+    /// The init and exit functions of the apply tasks: those the first call gives, or those
+    /// of the workers already running; later calls get the same back.
+    [[nodiscard]] ApplyHooks pin_hooks(const PoolCore& core, ApplyHooks wanted);
 
 private:
     struct Queued {
@@ -79,7 +84,7 @@ private:
     std::vector<WorkerSlot> workers_;
     std::deque<WorkerEvent> unhandled_;  // received from the backend, not handled yet
     std::uint64_t next_chunk_ = 0;
-    std::exception_ptr deferred_;
+    std::deque<std::exception_ptr> deferred_;
     ApplyHooks hooks_;
     bool hooks_pinned_ = false;
 };

@@ -142,7 +142,7 @@ private:
                 backend_.install(w, kernel_, shipping_);
             }
             core_->installed_run[w] = run_id_;
-            core_->exit_type[w] = &exit_type_of(*kernel_);
+            core_->note_kernel(w, *kernel_);
             // A kept-alive worker may have used up this call's lifespan in earlier calls.
             count_tasks_given(static_cast<std::size_t>(w), 0);
             if (workers_[w].retiring) backend_.stop(w);
@@ -188,7 +188,7 @@ private:
         const auto w = static_cast<std::size_t>(worker);
         backend_.start(worker, kernel_);
         core_->started_setup[w] = core_->worker_setup;
-        core_->exit_type[w] = &exit_type_of(*kernel_);
+        core_->note_kernel(w, *kernel_);
         core_->tasks_given[w] = 0;
         workers_[w] = WorkerState{};
     }

@@ -78,6 +78,11 @@ const std::type_info& exit_type_of(const Kernel& kernel) noexcept {
     return kernel.context().exit ? kernel.context().exit->result_type() : typeid(void);
 }
 
+void PoolCore::note_kernel(std::size_t w, const Kernel& kernel) {
+    exit_type[w] = &exit_type_of(kernel);
+    live_hooks = ApplyHooks{kernel.context().init, kernel.context().exit};
+}
+
 void PoolCore::keep_exit_result(WorkerEvent& event) {
     exit_results.push_back(
         {std::move(event.results), exit_type[static_cast<std::size_t>(event.worker)]});
@@ -208,12 +213,21 @@ void stop_and_join(PoolCore& core) {
             "mpire: stop_and_join() while a map call is running; exhaust or destroy the imap "
             "first, or call terminate()");
     }
-    core.applies->drain(core);
+    // Every task is settled and the workers joined even when a callback threw; then the first
+    // failure is rethrown.
+    std::exception_ptr callback_failure;
+    try {
+        core.applies->drain(core);
+    } catch (...) {
+        if (!core.applies->idle()) throw;
+        callback_failure = std::current_exception();
+    }
     core.join_workers();
+    if (callback_failure) std::rethrow_exception(callback_failure);
 }
 
 ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init, const WorkerFunction& exit) {
-    return core.applies->pin_hooks(init, exit);
+    return core.applies->pin_hooks(core, ApplyHooks{init.hook(), exit.hook()});
 }
 
 bool uses_bytes(const PoolCore& core) noexcept { return core.backend->uses_bytes(); }
@@ -242,11 +256,16 @@ void close(PoolCore& core) noexcept { core.closed = true; }
 
 void terminate(PoolCore& core) noexcept {
     core.backend->kill_all();
-    core.applies->fail_all(std::make_exception_ptr(
-        std::runtime_error("mpire: the pool was terminated before this apply task finished")));
     core.forget_workers();
     core.busy = false;
     ++core.epoch;
+    // Last: error callbacks may submit new tasks, which then start fresh workers.
+    core.applies->fail_all(std::make_exception_ptr(
+        std::runtime_error("mpire: the pool was terminated before this apply task finished")));
+}
+
+std::vector<std::exception_ptr> take_unclaimed_failures(PoolCore& core) noexcept {
+    return core.applies->take_failures();
 }
 
 }  // namespace mpire::detail

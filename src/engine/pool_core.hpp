@@ -56,6 +56,10 @@ public:
     std::vector<ExitResult> exit_results;
     /// Per worker: the type its current exit function returns.
     std::vector<const std::type_info*> exit_type;
+    /// The init and exit functions of the kernel installed last: those of running workers.
+    ApplyHooks live_hooks;
+    /// Records that worker `w` runs `kernel`.
+    void note_kernel(std::size_t w, const Kernel& kernel);
 
     void keep_exit_result(WorkerEvent& event);
 

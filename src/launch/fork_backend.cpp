@@ -118,15 +118,19 @@ bool ForkBackend::wait_until(std::vector<WorkerEvent>& events, Deadline deadline
     const std::size_t before = events.size();
     while (events.size() == before) {
         int timeout_ms = -1;
+        bool last_look = false;
         if (deadline) {
             const auto left = *deadline - std::chrono::steady_clock::now();
-            if (left <= std::chrono::steady_clock::duration::zero()) return false;
+            // A deadline that passed still gets one look at what already arrived.
+            last_look = left <= std::chrono::steady_clock::duration::zero();
             // Rounded up, so that a wake-up never comes before the deadline.
-            timeout_ms = static_cast<int>(std::chrono::ceil<milliseconds>(left).count());
+            timeout_ms =
+                last_look ? 0 : static_cast<int>(std::chrono::ceil<milliseconds>(left).count());
         }
         poll_once(events, timeout_ms);
+        if (last_look) break;
     }
-    return true;
+    return events.size() != before;
 }
 
 void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {

@@ -124,9 +124,15 @@ public:
     /// Null when the task succeeded (or is not ready).
     [[nodiscard]] const std::exception_ptr& failure() const noexcept { return failure_; }
 
-    /// Stores the task's results (a chunk of one) and runs the callback, which may throw.
+    /// Stores the task's results (a chunk of one) and runs the callback, which may throw. A
+    /// result that cannot be decoded fails the task instead.
     void succeed(Payload& results) {
-        store(results);
+        try {
+            store(results);
+        } catch (...) {
+            fail(std::current_exception());
+            return;
+        }
         ready_ = true;
         on_success();
     }
@@ -196,6 +202,8 @@ void stop_and_join(PoolCore& core);
 /// std::logic_error when they return another type than `type`.
 [[nodiscard]] std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& type);
 void terminate(PoolCore& core) noexcept;
+/// What apply callbacks threw that no call rethrew (the destructor reports them on stderr).
+[[nodiscard]] std::vector<std::exception_ptr> take_unclaimed_failures(PoolCore& core) noexcept;
 /// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.
 void close(PoolCore& core) noexcept;
 
