@@ -229,12 +229,14 @@ private:
                                 shared);
         detail::check_hook("worker_init function", options.worker_init, lead, shared);
         detail::check_hook("worker_exit function", options.worker_exit, lead, shared);
+        const detail::CallTimeouts timeouts = detail::validate_timeouts(
+            core, options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout);
         detail::RunPlan out;
         out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
         auto kernel = std::make_shared<detail::TaskKernel<Fn, Element>>(
             std::forward<F>(f),
             detail::KernelContext{lead, shared.owner(), options.worker_init.hook(),
-                                  options.worker_exit.hook()});
+                                  options.worker_exit.hook(), timeouts});
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);
         out.source = std::make_unique<detail::RangeSource<std::views::all_t<R>>>(
@@ -289,13 +291,15 @@ private:
                                     shared);
             detail::check_hook("worker_init function", options.worker_init, lead, shared);
             detail::check_hook("worker_exit function", options.worker_exit, lead, shared);
-            detail::validate_timeouts(options.task_timeout, options.worker_init_timeout,
-                                      options.worker_exit_timeout);
+            const detail::CallTimeouts timeouts =
+                detail::validate_timeouts(core, options.task_timeout, options.worker_init_timeout,
+                                          options.worker_exit_timeout);
             const detail::ApplyHooks hooks =
-                detail::pin_apply_hooks(core, options.worker_init, options.worker_exit);
+                detail::pin_apply_hooks(core, options.worker_init, options.worker_exit, timeouts);
             auto kernel = std::make_shared<detail::TaskKernel<std::decay_t<F>, Element>>(
                 std::forward<F>(f),
-                detail::KernelContext{lead, shared.owner(), hooks.init, hooks.exit});
+                detail::KernelContext{lead, shared.owner(), hooks.init, hooks.exit,
+                                      {timeouts.task, hooks.init_timeout, hooks.exit_timeout}});
             detail::ApplyTask task;
             task.shipping = kernel->shipping();
             task.kernel = std::move(kernel);

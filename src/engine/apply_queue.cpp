@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iterator>
 #include <stdexcept>
 #include <utility>
 
 #include "engine/pool_core.hpp"
+#include "engine/timeouts.hpp"
 #include "mpire/errors.hpp"
 #include "posix/process.hpp"
 
@@ -102,8 +104,14 @@ bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
     dispatch(core);
     if (unhandled_.empty()) {
         std::vector<WorkerEvent> events;
-        if (!core.backend->wait_until(events, deadline)) return false;
+        const bool arrived =
+            core.backend->wait_until(events, earliest(deadline, timeout_look(core)));
         for (WorkerEvent& event : events) unhandled_.push_back(std::move(event));
+        if (!arrived) {
+            check_timeouts(core);
+            dispatch(core);
+            return !deadline || std::chrono::steady_clock::now() < *deadline;
+        }
     }
     // Taken one at a time: a callback run by handle() may wait for a task whose event came in
     // this same batch, and then drives the queue re-entrantly from here.
@@ -112,8 +120,85 @@ bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
         unhandled_.pop_front();
         handle(core, event);
     }
+    check_timeouts(core);
     dispatch(core);
     return true;
+}
+
+std::optional<Seconds> ApplyQueue::applicable_timeout(const PoolCore& core, std::size_t w,
+                                                      const WorkerClock::Reading& reading) const {
+    switch (reading.phase) {
+        case WorkerClock::Phase::task: {
+            const auto found = running_.find(reading.chunk_id);
+            if (found == running_.end() || found->second.worker != static_cast<int>(w)) break;
+            return found->second.queued.task.kernel->context().timeouts.task;
+        }
+        case WorkerClock::Phase::init:
+            return hooks_.init_timeout;
+        case WorkerClock::Phase::exit:
+            return core.exit_timeout[w];
+        case WorkerClock::Phase::idle:
+            break;
+    }
+    return std::nullopt;
+}
+
+std::optional<Seconds> ApplyQueue::shortest_timeout(const PoolCore& core, std::size_t w) const {
+    std::optional<Seconds> shortest = hooks_.init_timeout;
+    if (workers_[w].restarting) shortest = shorter(shortest, core.exit_timeout[w]);
+    for (const auto& [id, running] : running_) {
+        if (running.worker != static_cast<int>(w)) continue;
+        shortest = shorter(shortest, running.queued.task.kernel->context().timeouts.task);
+    }
+    return shortest;
+}
+
+Deadline ApplyQueue::timeout_look(const PoolCore& core) const {
+    const std::int64_t now = WorkerClock::now_ns();
+    Deadline look;
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+        const WorkerSlot& slot = workers_[w];
+        if (slot.killed || (slot.queued_chunks == 0 && !slot.restarting)) continue;
+        const std::optional<Seconds> shortest = shortest_timeout(core, w);
+        if (!shortest) continue;
+        const WorkerClock::Reading reading = core.clocks[w].read();
+        look = earliest(look, deadline_at(next_look_ns(
+                                  reading, applicable_timeout(core, w, reading), *shortest, now)));
+    }
+    return look;
+}
+
+void ApplyQueue::check_timeouts(PoolCore& core) {
+    const std::int64_t now = WorkerClock::now_ns();
+    for (std::size_t w = 0; w < workers_.size(); ++w) {
+        WorkerSlot& slot = workers_[w];
+        if (slot.killed || (slot.queued_chunks == 0 && !slot.restarting)) continue;
+        const WorkerClock::Reading reading = core.clocks[w].read();
+        const std::optional<Seconds> timeout = applicable_timeout(core, w, reading);
+        if (!overdue(reading, timeout, now)) continue;
+        const int worker = static_cast<int>(w);
+        if (reading.phase == WorkerClock::Phase::init) {
+            // As MPIRE: an init past its timeout stops the whole pool.
+            const std::exception_ptr failure = std::make_exception_ptr(
+                TimeoutError(hook_timeout_message(worker, reading.phase, *timeout)));
+            core.backend->kill_all();
+            core.forget_workers();
+            fail_all(failure);
+            return;
+        }
+        // Killed now; its death, when it arrives, settles the task with this error.
+        slot.killed = true;
+        if (reading.phase == WorkerClock::Phase::exit) {
+            slot.timeout_failure = std::make_exception_ptr(
+                TimeoutError(hook_timeout_message(worker, reading.phase, *timeout)));
+        } else {
+            const Running& running = running_.at(reading.chunk_id);
+            slot.timeout_failure = std::make_exception_ptr(TimeoutError(task_timeout_message(
+                "an apply task", worker, *timeout,
+                running.queued.task.kernel->describe_task(running.queued.task.chunk, 0))));
+        }
+        core.backend->kill(worker);
+    }
 }
 
 void ApplyQueue::dispatch(PoolCore& core) {
@@ -284,6 +369,8 @@ void ApplyQueue::handle(PoolCore& core, WorkerEvent& event) {
 
 void ApplyQueue::handle_death(PoolCore& core, const WorkerEvent& event) {
     const bool was_restarting = workers_[static_cast<std::size_t>(event.worker)].restarting;
+    const std::exception_ptr timed_out =
+        workers_[static_cast<std::size_t>(event.worker)].timeout_failure;
     forget_worker(core, event.worker);
     std::vector<std::uint64_t> held;
     for (const auto& [id, running] : running_) {
@@ -292,7 +379,9 @@ void ApplyQueue::handle_death(PoolCore& core, const WorkerEvent& event) {
     std::sort(held.begin(), held.end());
     const posix::ExitStatus status{event.exit_code, event.signal};
     if (held.empty()) {
-        if (was_restarting) {
+        if (timed_out) {
+            settle([&] { std::rethrow_exception(timed_out); });  // its exit function hung
+        } else if (was_restarting) {
             settle([&] {
                 throw WorkerDiedError(
                     fmt::format("mpire: worker {} died with {} while it was stopping (in its exit "
@@ -313,12 +402,14 @@ void ApplyQueue::handle_death(PoolCore& core, const WorkerEvent& event) {
     auto found = running_.find(held.front());
     Running dead = std::move(found->second);
     running_.erase(found);
-    const std::string args = dead.queued.task.kernel->describe_chunk(dead.queued.task.chunk);
+    const std::string args = dead.queued.task.kernel->describe_task(dead.queued.task.chunk, 0);
     std::string message = fmt::format("mpire: worker {} died with {} while running an apply task",
                                       event.worker, posix::describe(status));
     if (!args.empty()) message += fmt::format(" with arguments: {}", args);
-    std::exception_ptr failure = std::make_exception_ptr(
-        WorkerDiedError(message, event.worker, event.exit_code, event.signal));
+    std::exception_ptr failure = timed_out
+                                     ? timed_out
+                                     : std::make_exception_ptr(WorkerDiedError(
+                                           message, event.worker, event.exit_code, event.signal));
     settle([&] { dead.queued.task.state->fail(failure); });
 }
 

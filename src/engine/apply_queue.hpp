@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -62,9 +63,20 @@ private:
         std::uint64_t shipped_run = 0;
         KernelFactory shipped_factory = nullptr;
         std::vector<std::byte> shipped_state;
+        // Killed for running past a timeout: its death settles its task with this error.
+        bool killed = false;
+        std::exception_ptr timeout_failure;
     };
 
     bool drive_once(PoolCore& core, Deadline deadline);
+    // Timeouts: which one applies to what worker `w`'s clock shows, the shortest that can
+    // apply to it, when to look again, and killing the workers that are overdue.
+    [[nodiscard]] std::optional<Seconds> applicable_timeout(
+        const PoolCore& core, std::size_t w, const WorkerClock::Reading& reading) const;
+    [[nodiscard]] std::optional<Seconds> shortest_timeout(const PoolCore& core,
+                                                          std::size_t w) const;
+    [[nodiscard]] Deadline timeout_look(const PoolCore& core) const;
+    void check_timeouts(PoolCore& core);
     void dispatch(PoolCore& core);
     void start(PoolCore& core, int worker, const Queued& queued);
     [[nodiscard]] bool can_run(PoolCore& core, int worker, const Queued& queued) const;

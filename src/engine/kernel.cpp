@@ -1,4 +1,5 @@
 #include <exception>
+#include <optional>
 
 #include "mpire/codec.hpp"
 #include "mpire/detail/engine.hpp"
@@ -21,8 +22,27 @@ bool run_stage(const char* stage, WorkerContext& worker, TaskError& error, Run&&
 
 }  // namespace
 
+namespace {
+// Shows the parent that the worker runs its init or exit function, and since when.
+class TimedPhase {
+public:
+    TimedPhase(WorkerContext& worker, WorkerClock::Phase phase) : clock_(worker.clock) {
+        if (clock_ != nullptr) clock_->begin(phase, worker.chunk_id, 0);
+    }
+    TimedPhase(const TimedPhase&) = delete;
+    TimedPhase& operator=(const TimedPhase&) = delete;
+    ~TimedPhase() {
+        if (clock_ != nullptr) clock_->end();
+    }
+
+private:
+    WorkerClock* clock_;
+};
+}  // namespace
+
 bool Kernel::run_init(WorkerContext& worker, TaskError& error) {
     if (!context_.init) return true;
+    const TimedPhase timed(worker, WorkerClock::Phase::init);
     return run_stage("worker_init", worker, error, [&] {
         Payload ignored;  // init functions return nothing that is kept
         context_.init->run(worker, context_.lead, context_.shared.get(), true, ignored);
@@ -33,6 +53,7 @@ bool Kernel::run_exit(WorkerContext& worker, bool as_bytes, Payload& out, bool& 
                       TaskError& error) {
     has_result = false;
     if (!context_.exit) return true;
+    const TimedPhase timed(worker, WorkerClock::Phase::exit);
     return run_stage("worker_exit", worker, error, [&] {
         context_.exit->run(worker, context_.lead, context_.shared.get(), as_bytes, out);
         has_result = context_.exit->result_type() != typeid(void);
@@ -67,6 +88,10 @@ bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
     encode(out, context.lead);
     void* shared = context.shared.get();  // a fork worker inherited the object at this address
     out.append(&shared, sizeof shared);
+    for (const auto& timeout :
+         {context.timeouts.task, context.timeouts.init, context.timeouts.exit}) {
+        encode(out, timeout ? std::optional<double>(timeout->count()) : std::nullopt);
+    }
     return encode_hook(out, context.init) && encode_hook(out, context.exit);
 }
 
@@ -76,6 +101,11 @@ KernelContext decode_kernel_context(ByteReader& in) {
     void* shared = nullptr;
     in.read(&shared, sizeof shared);
     context.shared = std::shared_ptr<void>(std::shared_ptr<void>(), shared);  // not owned here
+    for (auto* timeout : {&context.timeouts.task, &context.timeouts.init, &context.timeouts.exit}) {
+        std::optional<double> seconds;
+        decode(in, seconds);
+        if (seconds) *timeout = Seconds(*seconds);
+    }
     context.init = decode_hook(in);
     context.exit = decode_hook(in);
     return context;

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "engine/pool_core.hpp"
+#include "engine/timeouts.hpp"
 #include "mpire/detail/chunk_sizer.hpp"
 #include "mpire/detail/engine.hpp"
 #include "mpire/errors.hpp"
@@ -74,8 +75,10 @@ public:
                     return false;
                 }
                 events_.clear();
-                backend_.wait(events_);
-                for (WorkerEvent& event : events_) handle(event);
+                if (backend_.wait_until(events_, next_timeout_look())) {
+                    for (WorkerEvent& event : events_) handle(event);
+                }
+                check_timeouts();
                 if (failure_) {
                     abandon();
                     status_ = Status::failing;
@@ -336,7 +339,7 @@ private:
         }
         const std::uint64_t first = running->first_task;
         const std::uint64_t last = first + running->n_tasks - 1;
-        const std::string first_args = kernel_->describe_chunk(running->chunk);
+        const std::string first_args = kernel_->describe_task(running->chunk, 0);
         std::string message = fmt::format("mpire: worker {} died with {} while running ",
                                           event.worker, posix::describe(status));
         if (last == first) {
@@ -349,6 +352,71 @@ private:
             }
         }
         throw WorkerDiedError(message, event.worker, event.exit_code, event.signal);
+    }
+
+    // The timeout that applies to what worker `w`'s clock shows, if any.
+    std::optional<Seconds> applicable_timeout(std::size_t w,
+                                              const WorkerClock::Reading& reading) const {
+        const CallTimeouts& timeouts = kernel_->context().timeouts;
+        switch (reading.phase) {
+            case WorkerClock::Phase::task: {
+                const auto found = in_flight_.find(reading.chunk_id);
+                const bool ours =
+                    found != in_flight_.end() && found->second.worker == static_cast<int>(w);
+                return ours ? timeouts.task : std::nullopt;
+            }
+            case WorkerClock::Phase::init:
+                return timeouts.init;
+            case WorkerClock::Phase::exit:
+                return core_->exit_timeout[w];
+            case WorkerClock::Phase::idle:
+                break;
+        }
+        return std::nullopt;
+    }
+
+    [[nodiscard]] bool has_work(std::size_t w) const {
+        return workers_[w].queued_chunks > 0 || workers_[w].retiring;
+    }
+
+    Deadline next_timeout_look() const {
+        const CallTimeouts& timeouts = kernel_->context().timeouts;
+        const std::optional<Seconds> shortest =
+            shorter(shorter(timeouts.task, timeouts.init), timeouts.exit);
+        if (!shortest) return std::nullopt;
+        const std::int64_t now = WorkerClock::now_ns();
+        Deadline look;
+        for (std::size_t w = 0; w < workers_.size(); ++w) {
+            if (!has_work(w)) continue;
+            const WorkerClock::Reading reading = core_->clocks[w].read();
+            look = earliest(look, deadline_at(next_look_ns(reading, applicable_timeout(w, reading),
+                                                           *shortest, now)));
+        }
+        return look;
+    }
+
+    // A worker past its timeout fails the call; abandon() then kills every worker.
+    void check_timeouts() {
+        const std::int64_t now = WorkerClock::now_ns();
+        for (std::size_t w = 0; w < workers_.size() && !failure_; ++w) {
+            if (!has_work(w)) continue;
+            const WorkerClock::Reading reading = core_->clocks[w].read();
+            const std::optional<Seconds> timeout = applicable_timeout(w, reading);
+            if (!overdue(reading, timeout, now)) continue;
+            const int worker = static_cast<int>(w);
+            if (reading.phase != WorkerClock::Phase::task) {
+                record_failure([&] {
+                    throw TimeoutError(hook_timeout_message(worker, reading.phase, *timeout));
+                });
+                continue;
+            }
+            const InFlight& chunk = in_flight_.at(reading.chunk_id);
+            const std::string task = fmt::format("task {}", chunk.first_task + reading.task);
+            const std::string args =
+                kernel_->describe_task(chunk.chunk, static_cast<std::size_t>(reading.task));
+            record_failure(
+                [&] { throw TimeoutError(task_timeout_message(task, worker, *timeout, args)); });
+        }
     }
 
     void finish() {

@@ -2,12 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <exception>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
 #include "engine/cpu_ids.hpp"
+#include "engine/timeouts.hpp"
 #include "engine/worker_identity.hpp"
 #include "launch/fork_backend.hpp"
 #include "launch/thread_backend.hpp"
@@ -35,8 +37,9 @@ std::size_t validated_n_jobs(const PoolOptions& options) {
     return static_cast<std::size_t>(*options.n_jobs);
 }
 
-std::unique_ptr<Backend> make_backend(const PoolOptions& options, std::size_t n_jobs) {
-    WorkerSetup setup{options.daemon, cpu_sets_per_worker(options.cpu_ids, n_jobs)};
+std::unique_ptr<Backend> make_backend(const PoolOptions& options, std::size_t n_jobs,
+                                      WorkerClock* clocks) {
+    WorkerSetup setup{options.daemon, cpu_sets_per_worker(options.cpu_ids, n_jobs), clocks};
     const int n = static_cast<int>(n_jobs);
     switch (options.start_method) {
         case StartMethod::fork:
@@ -66,12 +69,17 @@ PoolCore::PoolCore(const PoolOptions& options)
             "daemon = false to nest pools");
     }
     reject_unsupported(options.enable_insights, "enable_insights");
-    backend = make_backend(options, n_jobs);
+    // Mapped before any worker forks, so that every worker shares it with the parent.
+    clock_board = SharedMapping(n_jobs * sizeof(WorkerClock));
+    clocks = static_cast<WorkerClock*>(clock_board.data());
+    for (std::size_t w = 0; w < n_jobs; ++w) new (&clocks[w]) WorkerClock();
+    backend = make_backend(options, n_jobs, clocks);
     applies = std::make_unique<ApplyQueue>(n_jobs);
     installed_run.assign(n_jobs, 0);
     started_setup.assign(n_jobs, 0);
     tasks_given.assign(n_jobs, 0);
     exit_type.assign(n_jobs, &typeid(void));
+    exit_timeout.assign(n_jobs, std::nullopt);
 }
 
 const std::type_info& exit_type_of(const Kernel& kernel) noexcept {
@@ -80,7 +88,10 @@ const std::type_info& exit_type_of(const Kernel& kernel) noexcept {
 
 void PoolCore::note_kernel(std::size_t w, const Kernel& kernel) {
     exit_type[w] = &exit_type_of(kernel);
-    live_hooks = ApplyHooks{kernel.context().init, kernel.context().exit};
+    const KernelContext& context = kernel.context();
+    live_hooks =
+        ApplyHooks{context.init, context.exit, context.timeouts.init, context.timeouts.exit};
+    exit_timeout[w] = kernel.context().timeouts.exit;
 }
 
 void PoolCore::keep_exit_result(WorkerEvent& event) {
@@ -91,6 +102,7 @@ void PoolCore::keep_exit_result(WorkerEvent& event) {
 void PoolCore::forget_workers() noexcept {
     installed_run.assign(installed_run.size(), 0);
     tasks_given.assign(tasks_given.size(), 0);
+    exit_timeout.assign(exit_timeout.size(), std::nullopt);
     applies->forget_workers();
 }
 
@@ -181,11 +193,63 @@ void check_hook(const char* function, const WorkerFunction& hook, LeadFlags flag
                     h.shared_mutable(flags), shared_objects);
 }
 
+std::exception_ptr PoolCore::join_timed(std::vector<WorkerEvent>& events) {
+    const int n = backend->n_workers();
+    std::vector<bool> waiting(static_cast<std::size_t>(n), false);
+    std::vector<bool> killed(static_cast<std::size_t>(n), false);
+    std::exception_ptr timed_out;
+    for (int w = 0; w < n; ++w) {
+        if (!backend->running(w)) continue;
+        backend->stop(w);
+        waiting[static_cast<std::size_t>(w)] = true;
+    }
+    while (std::find(waiting.begin(), waiting.end(), true) != waiting.end()) {
+        const std::int64_t now = WorkerClock::now_ns();
+        Deadline look;
+        for (std::size_t w = 0; w < waiting.size(); ++w) {
+            if (!waiting[w] || killed[w] || !exit_timeout[w]) continue;
+            const WorkerClock::Reading reading = clocks[w].read();
+            const bool in_exit = reading.phase == WorkerClock::Phase::exit;
+            const std::optional<Seconds> applicable =
+                in_exit ? exit_timeout[w] : std::optional<Seconds>();
+            if (overdue(reading, applicable, now)) {
+                backend->kill(static_cast<int>(w));
+                killed[w] = true;
+                if (!timed_out) {
+                    timed_out = std::make_exception_ptr(TimeoutError(hook_timeout_message(
+                        static_cast<int>(w), WorkerClock::Phase::exit, *exit_timeout[w])));
+                }
+                continue;
+            }
+            look = earliest(look,
+                            deadline_at(next_look_ns(reading, applicable, *exit_timeout[w], now)));
+        }
+        std::vector<WorkerEvent> arrived;
+        if (!backend->wait_until(arrived, look)) continue;
+        for (WorkerEvent& event : arrived) {
+            const auto w = static_cast<std::size_t>(event.worker);
+            const bool ended = event.kind == WorkerEvent::Kind::worker_exited ||
+                               event.kind == WorkerEvent::Kind::worker_died;
+            if (ended) waiting[w] = false;
+            // The death of a worker killed for its timeout is that timeout, reported above.
+            if (event.kind == WorkerEvent::Kind::worker_exited || (ended && killed[w])) continue;
+            events.push_back(std::move(event));
+        }
+    }
+    return timed_out;
+}
+
 void PoolCore::join_workers() {
     std::vector<WorkerEvent> events;
-    backend->join_all(events);
-    forget_workers();
     std::exception_ptr first_failure;
+    const bool timed = std::any_of(exit_timeout.begin(), exit_timeout.end(),
+                                   [](const std::optional<Seconds>& t) { return t.has_value(); });
+    if (timed) {
+        first_failure = join_timed(events);
+    } else {
+        backend->join_all(events);
+    }
+    forget_workers();
     for (WorkerEvent& event : events) {
         try {
             if (event.kind == WorkerEvent::Kind::exit_result) {
@@ -226,8 +290,10 @@ void stop_and_join(PoolCore& core) {
     if (callback_failure) std::rethrow_exception(callback_failure);
 }
 
-ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init, const WorkerFunction& exit) {
-    return core.applies->pin_hooks(core, ApplyHooks{init.hook(), exit.hook()});
+ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init, const WorkerFunction& exit,
+                           const CallTimeouts& timeouts) {
+    return core.applies->pin_hooks(
+        core, ApplyHooks{init.hook(), exit.hook(), timeouts.init, timeouts.exit});
 }
 
 bool uses_bytes(const PoolCore& core) noexcept { return core.backend->uses_bytes(); }

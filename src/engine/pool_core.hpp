@@ -2,11 +2,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <typeinfo>
 #include <vector>
 
 #include "engine/apply_queue.hpp"
 #include "launch/backend.hpp"
+#include "mpire/detail/shared_mapping.hpp"
 #include "mpire/options.hpp"
 
 namespace mpire::detail {
@@ -36,6 +38,9 @@ public:
     /// shared_objects, use_worker_state); workers started under an older setup are restarted at
     /// the next call.
     std::uint64_t worker_setup = 0;
+    // WorkerClocks live in shared memory: trivially destructible, released with the mapping.
+    SharedMapping clock_board;
+    WorkerClock* clocks = nullptr;
     std::unique_ptr<Backend> backend;
     std::unique_ptr<ApplyQueue> applies;
 
@@ -54,9 +59,11 @@ public:
 
     /// What exit functions returned since the last map call started, each with its type.
     std::vector<ExitResult> exit_results;
-    /// Per worker: the type its current exit function returns.
+    /// Per worker: the type its current exit function returns, and its worker_exit_timeout.
     std::vector<const std::type_info*> exit_type;
-    /// The init and exit functions of the kernel installed last: those of running workers.
+    std::vector<std::optional<Seconds>> exit_timeout;
+    /// The init and exit functions (and their timeouts) of the kernel installed last: those of
+    /// running workers.
     ApplyHooks live_hooks;
     /// Records that worker `w` runs `kernel`.
     void note_kernel(std::size_t w, const Kernel& kernel);
@@ -67,6 +74,11 @@ public:
     /// Stops every worker after its queued work, running exit functions; collects what they
     /// returned. Throws the first exit function failure (or death) once all are joined.
     void join_workers();
+
+private:
+    // join_workers() when an exit function has a timeout: kills a worker whose exit function
+    // runs past it and returns that TimeoutError (null when none timed out).
+    std::exception_ptr join_timed(std::vector<WorkerEvent>& events);
 };
 
 }  // namespace mpire::detail

@@ -26,15 +26,20 @@ void reject_unsupported(bool is_set, const char* option) {
 
 }  // namespace
 
-void validate_timeouts(const std::optional<Seconds>& task_timeout,
-                       const std::optional<Seconds>& worker_init_timeout,
-                       const std::optional<Seconds>& worker_exit_timeout) {
+CallTimeouts validate_timeouts(const PoolCore& core, const std::optional<Seconds>& task_timeout,
+                               const std::optional<Seconds>& worker_init_timeout,
+                               const std::optional<Seconds>& worker_exit_timeout) {
     for (const auto& timeout : {task_timeout, worker_init_timeout, worker_exit_timeout}) {
-        require(!timeout || timeout->count() > 0, "mpire: timeouts must be positive");
+        require(!timeout || (timeout->count() > 0 && std::isfinite(timeout->count())),
+                "mpire: timeouts must be positive and finite; leave them unset for none");
+        if (timeout && !uses_bytes(core)) {
+            throw std::invalid_argument(
+                "mpire: task_timeout, worker_init_timeout and worker_exit_timeout are not "
+                "supported yet for StartMethod::threading (a thread cannot be killed); use "
+                "StartMethod::fork to time tasks out");
+        }
     }
-    reject_unsupported(task_timeout.has_value(), "task_timeout");
-    reject_unsupported(worker_init_timeout.has_value(), "worker_init_timeout");
-    reject_unsupported(worker_exit_timeout.has_value(), "worker_exit_timeout");
+    return {task_timeout, worker_init_timeout, worker_exit_timeout};
 }
 
 namespace {
@@ -49,8 +54,6 @@ void validate(const MapOptions& options) {
     require(!options.n_splits || *options.n_splits >= 1, "mpire: n_splits must be at least 1");
     require(!options.worker_lifespan || *options.worker_lifespan >= 1,
             "mpire: worker_lifespan must be at least 1");
-    validate_timeouts(options.task_timeout, options.worker_init_timeout,
-                      options.worker_exit_timeout);
     reject_unsupported(options.progress_bar, "progress_bar");
     reject_unsupported(options.progress_bar_style.has_value(), "progress_bar_style");
     reject_unsupported(options.progress_bar_options != ProgressBarOptions{},

@@ -32,6 +32,8 @@ struct WorkerEvent {
 struct WorkerSetup {
     bool daemon = true;
     std::vector<std::vector<int>> cpu_sets;  // per worker; empty: no pinning
+    /// One per worker, in memory shared with the workers (see WorkerClock).
+    WorkerClock* clocks = nullptr;
 };
 
 class Backend {
@@ -68,6 +70,9 @@ public:
     /// and waits for all of them. What their exit functions returned or threw is appended to
     /// `events` (exit_result, chunk_failed).
     virtual void join_all(std::vector<WorkerEvent>& events) = 0;
+    /// Kills one worker now (processes: SIGKILL); its end arrives as a worker_died event.
+    /// Returns false when the backend cannot (threads).
+    virtual bool kill(int worker) noexcept = 0;
     /// Stops every worker now, without exit functions (processes: SIGKILL; threads: after their
     /// current chunk) and reaps them; forgets queued chunks and pending events.
     virtual void kill_all() noexcept = 0;

@@ -88,7 +88,8 @@ void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& ker
             ::_exit(exit_setup_failed);
         }
     }
-    const int status = serve_as_process_worker(channel.get(), worker, kernel);
+    WorkerClock* clock = setup_.clocks != nullptr ? &setup_.clocks[worker] : nullptr;
+    const int status = serve_as_process_worker(channel.get(), worker, kernel, clock);
     std::fflush(nullptr);
     // _exit: the parent's atexit handlers and static destructors are not the child's to run.
     ::_exit(status);
@@ -230,6 +231,11 @@ void ForkBackend::join_all(std::vector<WorkerEvent>& events) {
         }
         arrived.clear();
     }
+}
+
+bool ForkBackend::kill(int worker) noexcept {
+    const Worker& w = workers_[static_cast<std::size_t>(worker)];
+    return w.pid > 0 && ::kill(w.pid, SIGKILL) == 0;
 }
 
 void ForkBackend::kill_all() noexcept {

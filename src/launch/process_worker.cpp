@@ -41,11 +41,12 @@ void finish_worker(int channel_fd, Kernel& kernel, WorkerContext& context, ByteB
 
 }  // namespace
 
-int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexcept {
+int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel,
+                            WorkerClock* clock) noexcept {
     try {
         Kernel* current = &kernel;
         std::unique_ptr<Kernel> shipped;
-        WorkerContext context{worker_id, {}};
+        WorkerContext context{worker_id, {}, clock, 0};
         ByteBuffer body;
         ByteBuffer reply;
         TaskError error;
@@ -71,13 +72,16 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel) noexc
                 case transport::FrameType::chunk: {
                     ByteReader in(body.view());
                     transport::begin_frame(reply);
+                    context.chunk_id = header.id;
                     if (!initialised && !current->run_init(context, error)) {
                         // The chunk fails with it; the parent reports it and stops the worker.
                         if (!send_failure(channel_fd, reply, error, header.id)) return exit_ok;
                         break;
                     }
                     initialised = true;
-                    if (current->run_bytes(context, in, reply, error)) {
+                    const bool done = current->run_bytes(context, in, reply, error);
+                    if (clock != nullptr) clock->end();
+                    if (done) {
                         transport::finish_frame(reply, transport::FrameType::result, header.id);
                         if (!posix::write_all(channel_fd, reply.data(), reply.size())) {
                             return exit_ok;

@@ -58,7 +58,8 @@ void ThreadBackend::post(int worker, Message message) {
 void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
     if (setup_.daemon) mark_thread_as_daemon_worker();
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
-    WorkerContext context{worker, {}};
+    WorkerContext context{
+        worker, {}, setup_.clocks != nullptr ? &setup_.clocks[worker] : nullptr, 0};
     // As in MPIRE, init runs before the worker's first chunk and exit only if it ran one.
     bool initialised = false;
     for (;;) {
@@ -88,10 +89,12 @@ void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
         WorkerEvent event;
         event.worker = worker;
         event.chunk_id = message.chunk_id;
+        context.chunk_id = message.chunk_id;
         const bool ready = initialised || kernel->run_init(context, event.error);
         initialised = ready;
         const bool done =
             ready && kernel->run_boxed(context, *message.chunk, event.results.box, event.error);
+        if (context.clock != nullptr) context.clock->end();
         // A failing init fails the chunk it was run for.
         event.kind = done ? WorkerEvent::Kind::chunk_done : WorkerEvent::Kind::chunk_failed;
         message.chunk.reset();  // the user's elements are destroyed on the worker, not later

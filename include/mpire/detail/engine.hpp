@@ -21,6 +21,12 @@ namespace mpire::detail {
 
 /// What a call's kernel carries besides its task function: the leading parameters the pool
 /// passes (and the shared objects they point at), and the call's worker init and exit functions.
+struct CallTimeouts {
+    std::optional<Seconds> task;
+    std::optional<Seconds> init;
+    std::optional<Seconds> exit;
+};
+
 struct KernelContext {
     LeadFlags lead;
     // The shared objects. Under fork their address stays valid in the workers (they inherit the
@@ -28,6 +34,8 @@ struct KernelContext {
     std::shared_ptr<void> shared;
     std::shared_ptr<Hook> init;
     std::shared_ptr<Hook> exit;
+    /// The call's timeouts: workers record each task's start only when `task` is set.
+    CallTimeouts timeouts;
 };
 
 /// A user function turned into something that runs a chunk of tasks. It is built in the
@@ -46,8 +54,10 @@ public:
     /// Threading workers: the same on typed boxes.
     virtual bool run_boxed(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
                            TaskError& error) = 0;
-    /// Parent side: the first task's arguments, for a chunk a worker died on.
-    [[nodiscard]] virtual std::string describe_chunk(const Payload& chunk) const = 0;
+    /// Parent side: the arguments of task `index` of a chunk a worker died on or timed out in;
+    /// empty when they cannot be printed. Never throws.
+    [[nodiscard]] virtual std::string describe_task(const Payload& chunk,
+                                                    std::size_t index) const = 0;
 
     /// Runs the worker_init function, if any, as the worker starts. Returns false and fills
     /// `error` when it throws.
@@ -166,9 +176,11 @@ struct ApplyTask {
 struct ApplyHooks {
     std::shared_ptr<Hook> init;
     std::shared_ptr<Hook> exit;
+    std::optional<Seconds> init_timeout;
+    std::optional<Seconds> exit_timeout;
 };
 [[nodiscard]] ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init,
-                                         const WorkerFunction& exit);
+                                         const WorkerFunction& exit, const CallTimeouts& timeouts);
 [[nodiscard]] bool uses_bytes(const PoolCore& core) noexcept;
 /// Queues an apply task and hands it to a worker, starting every worker when none runs.
 /// Throws std::logic_error while a map call runs (an imap being iterated) or after the pool was
@@ -207,10 +219,12 @@ void terminate(PoolCore& core) noexcept;
 /// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.
 void close(PoolCore& core) noexcept;
 
-/// Throws std::invalid_argument for a timeout that is not positive, or one not supported yet.
-void validate_timeouts(const std::optional<Seconds>& task_timeout,
-                       const std::optional<Seconds>& worker_init_timeout,
-                       const std::optional<Seconds>& worker_exit_timeout);
+/// Throws std::invalid_argument for a timeout that is not positive or not finite, or that the
+/// pool's start method cannot honour (threads cannot be killed).
+[[nodiscard]] CallTimeouts validate_timeouts(const PoolCore& core,
+                                             const std::optional<Seconds>& task_timeout,
+                                             const std::optional<Seconds>& worker_init_timeout,
+                                             const std::optional<Seconds>& worker_exit_timeout);
 
 /// Resolves and validates a call's chunking options against the input's size, if known.
 /// Warns on stderr, as MPIRE does, when it has to fall back to a chunk size of 1.

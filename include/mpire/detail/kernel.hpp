@@ -53,14 +53,23 @@ public:
         });
     }
 
-    [[nodiscard]] std::string describe_chunk(const Payload& chunk) const override {
+    [[nodiscard]] std::string describe_task(const Payload& chunk,
+                                            std::size_t index) const override {
         if (chunk.box) {
             const Items& items = static_cast<const TypedBox<Items>&>(*chunk.box).value;
-            return items.empty() ? std::string() : describe_element(items.front());
+            return index < items.size() ? describe_element(items[index]) : std::string();
         }
-        ByteReader in(chunk.bytes.view().subspan(frame_header_size));
-        if (decode_size(in) == 0) return {};
-        return describe_encoded(in);
+        try {
+            ByteReader in(chunk.bytes.view().subspan(frame_header_size));
+            if (decode_size(in) <= index) return {};
+            for (std::size_t skipped = 0; skipped < index; ++skipped) {
+                E element{};
+                decode(in, element);
+            }
+            return describe_encoded(in);
+        } catch (...) {
+            return "<arguments could not be decoded>";
+        }
     }
 
     static std::unique_ptr<Kernel> rebuild(ByteReader& state) {
@@ -88,7 +97,9 @@ private:
     bool run_bytes_as(WorkerContext& context, ByteReader& in, ByteBuffer& out, TaskError& error) {
         const std::size_t n = decode_size(in);
         encode_size(out, n);
+        WorkerClock* const clock = context_.timeouts.task ? context.clock : nullptr;
         for (std::size_t i = 0; i < n; ++i) {
+            if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
             const ByteReader item_start = in;
             E item{};
             try {
@@ -114,7 +125,9 @@ private:
         Items& items = static_cast<TypedBox<Items>&>(in).value;
         Results results;
         results.reserve(items.size());
+        WorkerClock* const clock = context_.timeouts.task ? context.clock : nullptr;
         for (std::size_t i = 0; i < items.size(); ++i) {
+            if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
             try {
                 results.push_back(call_form<Signature, false, Form>(f_, items[i], context,
                                                                     context_.shared.get()));

@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <typeinfo>
 #include <utility>
 
 #include "mpire/detail/byte_buffer.hpp"
+#include "mpire/detail/worker_clock.hpp"
 
 /// What a worker holds for its whole life, and how values travel to and from it.
 namespace mpire::detail {
@@ -54,6 +56,10 @@ private:
 struct WorkerContext {
     int worker_id = 0;
     WorkerStateSlot state;
+    /// Where the worker tells the parent what it runs, for timeouts; null when not timed.
+    WorkerClock* clock = nullptr;
+    /// The chunk being run (its id as the parent numbered it).
+    std::uint64_t chunk_id = 0;
 };
 
 }  // namespace mpire::detail

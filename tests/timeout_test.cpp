@@ -1,0 +1,139 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using mpire::ApplyOptions;
+using mpire::AsyncResult;
+using mpire::StartMethod;
+using mpire::WorkerPool;
+using namespace std::chrono_literals;
+
+/// A task that never returns by itself: only a timeout ends it. pause() sleeps until a signal,
+/// so the worker is killed while it waits, as a real hang would be.
+int hang_on(int hanging, int x) {
+    if (x == hanging) ::pause();
+    return x;
+}
+
+std::string message_of(const std::function<void()>& call) {
+    try {
+        call();
+    } catch (const mpire::TimeoutError& e) {
+        return e.what();
+    }
+    return "no TimeoutError";
+}
+
+class TimeoutTest : public mpire::test::LeakChecked<> {};
+
+TEST_F(TimeoutTest, AHungMapTaskFailsTheCallNamingTheTaskAndItsArguments) {
+    WorkerPool pool({.n_jobs = 2});
+    std::vector<std::pair<int, int>> inputs;
+    for (int x = 0; x < 20; ++x) inputs.emplace_back(7, x);
+    const std::string message =
+        message_of([&] { (void)pool.map(hang_on, inputs, {.task_timeout = 200ms}); });
+    EXPECT_NE(message.find("task 7 did not finish within 0.2 s (task_timeout)"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("Arg 0: 7, Arg 1: 7"), std::string::npos) << message;
+    // The pool is usable again, with fresh workers.
+    EXPECT_EQ(pool.map([](int x) { return x + 1; }, std::views::iota(0, 3)),
+              (std::vector<int>{1, 2, 3}));
+}
+
+TEST_F(TimeoutTest, TasksWithinTheTimeoutAreNotDisturbed) {
+    WorkerPool pool({.n_jobs = 2});
+    const std::vector<int> out =
+        pool.map([](int x) { return x * 2; }, std::views::iota(0, 10000),
+                 {.task_timeout = 30s, .worker_init_timeout = 30s, .worker_exit_timeout = 30s});
+    EXPECT_EQ(out.size(), 10000U);
+    EXPECT_EQ(out[9999], 19998);
+}
+
+TEST_F(TimeoutTest, AHungInitFailsTheCall) {
+    WorkerPool pool({.n_jobs = 2});
+    const std::string message = message_of([&] {
+        (void)pool.map([](int x) { return x; }, std::views::iota(0, 10),
+                       {.worker_init = [] { ::pause(); }, .worker_init_timeout = 200ms});
+    });
+    EXPECT_NE(message.find("worker_init function did not finish within 0.2 s"), std::string::npos)
+        << message;
+}
+
+TEST_F(TimeoutTest, AHungExitFailsTheCallThatStopsTheWorkers) {
+    WorkerPool pool({.n_jobs = 2});
+    const std::string message = message_of([&] {
+        (void)pool.map([](int x) { return x; }, std::views::iota(0, 10),
+                       {.worker_exit = [] { ::pause(); }, .worker_exit_timeout = 200ms});
+    });
+    EXPECT_NE(message.find("worker_exit function did not finish within 0.2 s"), std::string::npos)
+        << message;
+}
+
+TEST_F(TimeoutTest, AHungExitFailsStopAndJoin) {
+    WorkerPool pool({.n_jobs = 1, .keep_alive = true});
+    EXPECT_EQ(pool.map([](int x) { return x; }, std::views::iota(0, 3),
+                       {.worker_exit = [] { ::pause(); }, .worker_exit_timeout = 200ms}),
+              (std::vector<int>{0, 1, 2}));
+    const std::string message = message_of([&] { pool.stop_and_join(); });
+    EXPECT_NE(message.find("worker_exit function did not finish"), std::string::npos) << message;
+}
+
+TEST_F(TimeoutTest, AHungApplyTaskFailsAloneAndTheOthersRun) {
+    WorkerPool pool({.n_jobs = 2});
+    int failures = 0;
+    AsyncResult<int> hung = pool.apply_async(
+        hang_on, 1, 1,
+        ApplyOptions{.error_callback = [&failures](std::exception_ptr) { ++failures; },
+                     .task_timeout = 200ms});
+    std::vector<AsyncResult<int>> others;
+    for (int x = 10; x < 30; ++x) others.push_back(pool.apply_async(hang_on, 1, x));
+    const std::string message = message_of([&] { (void)hung.get(); });
+    EXPECT_NE(message.find("apply task did not finish within 0.2 s (task_timeout)"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("Arg 0: 1, Arg 1: 1"), std::string::npos) << message;
+    EXPECT_EQ(failures, 1);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(others[static_cast<std::size_t>(i)].get(), i + 10);
+    EXPECT_EQ(pool.apply([](int x) { return x; }, 5), 5);
+}
+
+TEST_F(TimeoutTest, AHungApplyInitStopsThePool) {
+    WorkerPool pool({.n_jobs = 2});
+    AsyncResult<int> r = pool.apply_async(
+        [](int x) { return x; }, 1,
+        ApplyOptions{.worker_init = [] { ::pause(); }, .worker_init_timeout = 200ms});
+    const std::string message = message_of([&] { (void)r.get(); });
+    EXPECT_NE(message.find("worker_init function did not finish within 0.2 s"), std::string::npos)
+        << message;
+}
+
+TEST_F(TimeoutTest, ThreadingRejectsTimeouts) {
+    WorkerPool pool({.n_jobs = 1, .start_method = StartMethod::threading});
+    EXPECT_THROW(
+        (void)pool.map([](int x) { return x; }, std::views::iota(0, 3), {.task_timeout = 1s}),
+        std::invalid_argument);
+    EXPECT_THROW(
+        (void)pool.apply_async([](int x) { return x; }, 1, ApplyOptions{.worker_exit_timeout = 1s}),
+        std::invalid_argument);
+}
+
+TEST_F(TimeoutTest, BadTimeoutsAreRejected) {
+    WorkerPool pool({.n_jobs = 1});
+    EXPECT_THROW(
+        (void)pool.map([](int x) { return x; }, std::views::iota(0, 3), {.task_timeout = -1s}),
+        std::invalid_argument);
+    EXPECT_THROW(
+        (void)pool.apply_async([](int x) { return x; }, 1, ApplyOptions{.task_timeout = 0s}),
+        std::invalid_argument);
+}
+
+}  // namespace
