@@ -15,18 +15,7 @@ namespace {
 using mpire::StartMethod;
 using mpire::WorkerPool;
 
-// Shared mappings ("rw-s") only: allocators (AddressSanitizer's among them) map and unmap
-// private memory at will, but never shared memory.
-std::size_t count_shared_mappings() {
-    std::ifstream maps("/proc/self/maps");
-    std::size_t n = 0;
-    std::string range;
-    std::string permissions;
-    for (std::string rest; maps >> range >> permissions && std::getline(maps, rest);) {
-        if (permissions.size() == 4 && permissions[3] == 's') ++n;
-    }
-    return n;
-}
+using mpire::test::count_shared_mappings;
 
 class SharedMemoryTest : public mpire::test::StartMethodTest {};
 

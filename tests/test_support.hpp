@@ -54,6 +54,19 @@ inline std::size_t count_open_fds() {
     return n - 1;  // the directory stream itself
 }
 
+/// Shared memory mappings of this process ("rw-s" in /proc/self/maps) only: allocators
+/// (AddressSanitizer's among them) map and unmap private memory at will, never shared memory.
+inline std::size_t count_shared_mappings() {
+    std::ifstream maps("/proc/self/maps");
+    std::size_t n = 0;
+    std::string range;
+    std::string permissions;
+    for (std::string rest; maps >> range >> permissions && std::getline(maps, rest);) {
+        if (permissions.size() == 4 && permissions[3] == 's') ++n;
+    }
+    return n;
+}
+
 /// The threads of this process.
 inline std::size_t count_threads() {
     std::size_t n = 0;
@@ -77,19 +90,25 @@ inline bool wait_for_exit(pid_t pid, int limit_ms = 10000) {
     return exited;
 }
 
-/// Snapshot of what a pool may leave behind; compare before and after.
+/// Snapshot of what a pool's workers may leave behind; compare before and after. (A live pool
+/// holds one shared mapping of its own; see `count_shared_mappings` for after its end.)
 struct Resources {
     std::size_t children = count_children();
     std::size_t fds = count_open_fds();
     friend bool operator==(const Resources&, const Resources&) = default;
 };
 
-/// A test fixture that fails when the test leaves a child process or a file descriptor behind.
+/// A test fixture that fails when the test leaves a child process, a file descriptor or a
+/// shared memory mapping behind.
 template <class Base = testing::Test>
 class LeakChecked : public Base {
 protected:
-    void TearDown() override { EXPECT_EQ(Resources{}, before_); }
+    void TearDown() override {
+        EXPECT_EQ(Resources{}, before_);
+        EXPECT_EQ(count_shared_mappings(), shared_mappings_before_);
+    }
     Resources before_;
+    std::size_t shared_mappings_before_ = count_shared_mappings();
 };
 
 using StartMethodTest = LeakChecked<testing::TestWithParam<StartMethod>>;
