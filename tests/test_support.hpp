@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <fstream>
 #include <iterator>
@@ -79,11 +80,11 @@ inline std::size_t count_threads() {
     return n;
 }
 
-/// Blocks (at most `limit`) until process `pid`, a child of ours, has exited; it stays a
-/// zombie until its parent reaps it. Returns false when it did not exit in time.
+/// Blocks (at most `limit`) until process `pid` has exited; a child of ours stays a zombie
+/// until it is reaped. Returns false when it did not exit in time.
 inline bool wait_for_exit(pid_t pid, int limit_ms = 10000) {
     const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0) return false;
+    if (fd < 0) return errno == ESRCH;  // gone already, reaped
     pollfd handle{fd, POLLIN, 0};
     const bool exited = ::poll(&handle, 1, limit_ms) == 1;
     ::close(fd);
