@@ -294,6 +294,42 @@ TEST_P(ErrorsTest, NonDaemonWorkersCanNestPools) {
     EXPECT_EQ(sums, (std::vector<int>{0, 0, 1, 5}));
 }
 
+/// A user's own exception type, as a library would define it.
+struct ParseError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+int parse(int x) {
+    if (x == 4) throw ParseError("unexpected token at " + std::to_string(x));
+    return x;
+}
+
+TEST_P(ErrorsTest, RegisteredExceptionTypesArriveAsThemselves) {
+    WorkerPool pool(options());
+    // Not registered: caught as the standard type it derives from, not as itself.
+    try {
+        (void)pool.map(parse, std::views::iota(0, 8));
+        FAIL() << "no exception";
+    } catch (const ParseError&) {
+        FAIL() << "an unregistered type arrived as itself";
+    } catch (const std::runtime_error& e) {
+        EXPECT_TRUE(contains(e.what(), "unexpected token at 4")) << e.what();
+    }
+    pool.register_exception<ParseError>();
+    try {
+        (void)pool.map(parse, std::views::iota(0, 8));
+        FAIL() << "no exception";
+    } catch (const ParseError& e) {
+        EXPECT_TRUE(contains(e.what(), "unexpected token at 4")) << e.what();
+        EXPECT_TRUE(contains(e.what(), "Arg 0: 4")) << e.what();
+        const auto* info = dynamic_cast<const mpire::WorkerErrorInfo*>(&e);
+        ASSERT_NE(info, nullptr);
+        EXPECT_EQ(info->original_message(), "unexpected token at 4");
+        EXPECT_EQ(info->task_index(), 4);
+    }
+    EXPECT_THROW((void)pool.apply(parse, 4), ParseError);
+}
+
 MPIRE_TEST_ON_EVERY_START_METHOD(ErrorsTest);
 
 // Deaths only exist for process workers: a thread that segfaults takes the whole program.

@@ -2,11 +2,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <string>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -16,6 +19,7 @@
 #include "mpire/detail/engine.hpp"
 #include "mpire/detail/invoke.hpp"
 #include "mpire/detail/kernel.hpp"
+#include "mpire/detail/registered_exception.hpp"
 #include "mpire/imap_results.hpp"
 #include "mpire/options.hpp"
 
@@ -153,6 +157,26 @@ public:
             }
         }
         return results;
+    }
+
+    /// Rethrows exceptions of type `E` from tasks, init and exit functions as `E` itself,
+    /// rather than as the standard type it derives from. `E` must derive from `std::exception`
+    /// and be constructible from a `std::string`: it is rebuilt in the caller's process from
+    /// the worker's `what()`. What is caught derives from `E` and from `mpire::WorkerErrorInfo`,
+    /// and its `what()` adds the worker, task and arguments. Takes effect for failures noticed
+    /// from now on.
+    ///
+    ///     struct ParseError : std::runtime_error { using std::runtime_error::runtime_error; };
+    ///     pool.register_exception<ParseError>();
+    template <class E>
+    void register_exception() {
+        static_assert(std::is_base_of_v<std::exception, E>,
+                      "mpire: register_exception<E>() needs an E derived from std::exception");
+        static_assert(std::is_constructible_v<E, const std::string&> && !std::is_final_v<E>,
+                      "mpire: register_exception<E>() needs an E that is constructible from a "
+                      "std::string (its what()) and not final");
+        detail::register_exception(
+            *live_core(), {detail::demangle(typeid(E).name()), &detail::rethrow_registered<E>});
     }
 
     /// The number of workers (0 for a moved-from pool).
@@ -298,7 +322,10 @@ private:
                 detail::pin_apply_hooks(core, options.worker_init, options.worker_exit, timeouts);
             auto kernel = std::make_shared<detail::TaskKernel<std::decay_t<F>, Element>>(
                 std::forward<F>(f),
-                detail::KernelContext{lead, shared.owner(), hooks.init, hooks.exit,
+                detail::KernelContext{lead,
+                                      shared.owner(),
+                                      hooks.init,
+                                      hooks.exit,
                                       {timeouts.task, hooks.init_timeout, hooks.exit_timeout}});
             detail::ApplyTask task;
             task.shipping = kernel->shipping();

@@ -328,12 +328,12 @@ void ApplyQueue::handle(PoolCore& core, WorkerEvent& event) {
         case WorkerEvent::Kind::chunk_failed: {
             auto found = running_.find(event.chunk_id);
             if (found == running_.end()) {
-                settle([&event] {
+                settle([&] {
                     if (event.kind == WorkerEvent::Kind::chunk_done) {
                         throw std::logic_error("mpire: a worker returned a task it was never sent");
                     }
                     // The exit function of a worker stopped for a restart threw.
-                    throw_task_error(std::move(event.error));
+                    throw_task_error(std::move(event.error), core.registered_exceptions);
                 });
                 return;
             }
@@ -347,7 +347,7 @@ void ApplyQueue::handle(PoolCore& core, WorkerEvent& event) {
                 event.error.task_index = -1;  // an apply task has no position in an input
                 std::exception_ptr failure;
                 try {
-                    throw_task_error(std::move(event.error));
+                    throw_task_error(std::move(event.error), core.registered_exceptions);
                 } catch (...) {
                     failure = std::current_exception();
                 }

@@ -281,7 +281,9 @@ private:
                 if (found != in_flight_.end() && event.error.task_index >= 0) {
                     event.error.task_index += static_cast<std::int64_t>(found->second.first_task);
                 }
-                record_failure([&event] { throw_task_error(std::move(event.error)); });
+                record_failure([&] {
+                    throw_task_error(std::move(event.error), core_->registered_exceptions);
+                });
                 return;
             }
             case WorkerEvent::Kind::worker_died:

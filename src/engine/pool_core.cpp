@@ -255,7 +255,7 @@ void PoolCore::join_workers() {
             if (event.kind == WorkerEvent::Kind::exit_result) {
                 keep_exit_result(event);
             } else if (event.kind == WorkerEvent::Kind::chunk_failed) {
-                throw_task_error(std::move(event.error));
+                throw_task_error(std::move(event.error), registered_exceptions);
             } else if (event.kind == WorkerEvent::Kind::worker_died) {
                 const posix::ExitStatus status{event.exit_code, event.signal};
                 throw WorkerDiedError(
@@ -319,6 +319,16 @@ std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& typ
 }
 
 void close(PoolCore& core) noexcept { core.closed = true; }
+
+void register_exception(PoolCore& core, RegisteredException type) {
+    for (RegisteredException& known : core.registered_exceptions) {
+        if (known.type_name == type.type_name) {
+            known = std::move(type);
+            return;
+        }
+    }
+    core.registered_exceptions.push_back(std::move(type));
+}
 
 void terminate(PoolCore& core) noexcept {
     core.backend->kill_all();

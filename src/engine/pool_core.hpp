@@ -43,6 +43,8 @@ public:
     WorkerClock* clocks = nullptr;
     std::unique_ptr<Backend> backend;
     std::unique_ptr<ApplyQueue> applies;
+    /// User exception types rethrown as themselves (WorkerPool::register_exception).
+    std::vector<RegisteredException> registered_exceptions;
 
     /// A map call is running (only one at a time).
     bool busy = false;

@@ -140,12 +140,17 @@ TaskError capture_current_exception(int worker_id, std::int64_t task_index, std:
     return error;
 }
 
-void throw_task_error(TaskError error) {
+void throw_task_error(TaskError error, const std::vector<RegisteredException>& registered) {
     std::string what = compose_message(error);
     WorkerErrorInfo::Details details{
         error.worker_id, error.task_index,           error.type_name,
         error.message,   std::move(error.task_args), std::move(error.traceback),
         error.original};
+    for (const RegisteredException& type : registered) {
+        if (type.type_name == error.type_name && error.kind != StdErrorKind::none) {
+            type.rethrow(error.message, what, std::move(details));
+        }
+    }
     const std::string& m = what;
     switch (error.kind) {
         case StdErrorKind::none:

@@ -214,6 +214,7 @@ void stop_and_join(PoolCore& core);
 /// std::logic_error when they return another type than `type`.
 [[nodiscard]] std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& type);
 void terminate(PoolCore& core) noexcept;
+void register_exception(PoolCore& core, RegisteredException type);
 /// What apply callbacks threw that no call rethrew (the destructor reports them on stderr).
 [[nodiscard]] std::vector<std::exception_ptr> take_unclaimed_failures(PoolCore& core) noexcept;
 /// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.

@@ -3,6 +3,9 @@
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <vector>
+
+#include "mpire/errors.hpp"
 
 namespace mpire::detail {
 
@@ -53,9 +56,20 @@ struct TaskError {
 [[nodiscard]] TaskError capture_current_exception(int worker_id, std::int64_t task_index,
                                                   std::string task_args);
 
-/// Throws the exception a caller should see for `error`: the standard type it had, with the
-/// worker, task and arguments added to the message, or `mpire::RemoteError`.
-[[noreturn]] void throw_task_error(TaskError error);
+/// A user exception type the pool rethrows as itself (WorkerPool::register_exception): its
+/// demangled name and a function that throws it, built from the worker's `what()`, with `what`
+/// as the message the caller sees.
+struct RegisteredException {
+    std::string type_name;
+    void (*rethrow)(const std::string& original_message, const std::string& what,
+                    WorkerErrorInfo::Details details);
+};
+
+/// Throws the exception a caller should see for `error`: a registered type, or the standard
+/// type it had, with the worker, task and arguments added to the message, or
+/// `mpire::RemoteError`.
+[[noreturn]] void throw_task_error(TaskError error,
+                                   const std::vector<RegisteredException>& registered = {});
 
 /// The demangled name of a type, for messages.
 [[nodiscard]] std::string demangle(const char* mangled);
