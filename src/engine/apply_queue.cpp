@@ -188,6 +188,7 @@ void ApplyQueue::check_timeouts(PoolCore& core) {
         }
         // Killed now; its death, when it arrives, settles the task with this error.
         slot.killed = true;
+        slot.timed_out_chunk = reading.chunk_id;
         if (reading.phase == WorkerClock::Phase::exit) {
             slot.timeout_failure = std::make_exception_ptr(
                 TimeoutError(hook_timeout_message(worker, reading.phase, *timeout)));
@@ -369,8 +370,10 @@ void ApplyQueue::handle(PoolCore& core, WorkerEvent& event) {
 
 void ApplyQueue::handle_death(PoolCore& core, const WorkerEvent& event) {
     const bool was_restarting = workers_[static_cast<std::size_t>(event.worker)].restarting;
-    const std::exception_ptr timed_out =
-        workers_[static_cast<std::size_t>(event.worker)].timeout_failure;
+    const WorkerSlot& slot = workers_[static_cast<std::size_t>(event.worker)];
+    const std::exception_ptr timed_out = slot.timeout_failure;
+    const bool exit_timed_out = timed_out && slot.restarting;
+    const std::uint64_t timed_out_chunk = slot.timed_out_chunk;
     forget_worker(core, event.worker);
     std::vector<std::uint64_t> held;
     for (const auto& [id, running] : running_) {
@@ -378,8 +381,18 @@ void ApplyQueue::handle_death(PoolCore& core, const WorkerEvent& event) {
     }
     std::sort(held.begin(), held.end());
     const posix::ExitStatus status{event.exit_code, event.signal};
+    if (timed_out && !exit_timed_out && (held.empty() || held.front() != timed_out_chunk)) {
+        // The task it was killed for finished just before the kill: the tasks it still held
+        // did nothing wrong and run elsewhere.
+        for (auto id = held.rbegin(); id != held.rend(); ++id) {
+            auto found = running_.find(*id);
+            pending_.push_front(std::move(found->second.queued));
+            running_.erase(found);
+        }
+        return;
+    }
     if (held.empty()) {
-        if (timed_out) {
+        if (exit_timed_out) {
             settle([&] { std::rethrow_exception(timed_out); });  // its exit function hung
         } else if (was_restarting) {
             settle([&] {

@@ -65,6 +65,7 @@ private:
         std::vector<std::byte> shipped_state;
         // Killed for running past a timeout: its death settles its task with this error.
         bool killed = false;
+        std::uint64_t timed_out_chunk = 0;
         std::exception_ptr timeout_failure;
     };
 
