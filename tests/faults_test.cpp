@@ -10,7 +10,9 @@
 #include <functional>
 #include <ranges>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -61,6 +63,15 @@ int hangs_on_three(int x) {
     return x;
 }
 
+// Like a long computation that checks its stop token: on threads it is asked to stop, on
+// processes killed.
+int runs_until_stopped_on_three(int x) {
+    if (x != 3) return x;
+    const std::stop_token stop = mpire::worker_stop_token();
+    while (!stop.stop_requested()) std::this_thread::yield();
+    return -1;
+}
+
 constexpr auto kInputs = std::views::iota(0, 8);
 
 class FaultTest : public testing::TestWithParam<StartMethod> {
@@ -98,6 +109,13 @@ TEST_P(FaultTest, ApplyTaskThrows) {
         auto fine = pool.apply_async(throws_on_three, 4);
         if (fine.get() != 4) throw std::logic_error("wrong result");
         (void)failing.get();
+    });
+}
+
+TEST_P(FaultTest, TaskRunsPastItsTimeout) {
+    inject<mpire::TimeoutError>("task 3 did not finish", [&] {
+        WorkerPool pool(options());
+        (void)pool.map(runs_until_stopped_on_three, kInputs, {.task_timeout = 20ms});
     });
 }
 

@@ -2,9 +2,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <ranges>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -116,14 +119,69 @@ TEST_F(TimeoutTest, AHungApplyInitStopsThePool) {
         << message;
 }
 
-TEST_F(TimeoutTest, ThreadingRejectsTimeouts) {
-    WorkerPool pool({.n_jobs = 1, .start_method = StartMethod::threading});
-    EXPECT_THROW(
-        (void)pool.map([](int x) { return x; }, std::views::iota(0, 3), {.task_timeout = 1s}),
-        std::invalid_argument);
-    EXPECT_THROW(
-        (void)pool.apply_async([](int x) { return x; }, 1, ApplyOptions{.worker_exit_timeout = 1s}),
-        std::invalid_argument);
+/// Waits, like a long computation that checks its stop token, until asked to stop.
+int until_stopped(int hanging, int x) {
+    if (x != hanging) return x;
+    const std::stop_token stop = mpire::worker_stop_token();
+    while (!stop.stop_requested()) std::this_thread::yield();
+    return -1;
+}
+
+void wait_until_stopped() {
+    const std::stop_token stop = mpire::worker_stop_token();
+    while (!stop.stop_requested()) std::this_thread::yield();
+}
+
+class TimeoutThreadsTest : public mpire::test::LeakChecked<> {
+protected:
+    static mpire::PoolOptions options() {
+        return {.n_jobs = 2, .start_method = StartMethod::threading};
+    }
+};
+
+TEST_F(TimeoutThreadsTest, ATaskPastItsTimeoutIsAskedToStopAndFailsTheMap) {
+    WorkerPool pool(options());
+    std::vector<std::pair<int, int>> inputs;
+    for (int x = 0; x < 20; ++x) inputs.emplace_back(7, x);
+    const std::string message =
+        message_of([&] { (void)pool.map(until_stopped, inputs, {.task_timeout = 100ms}); });
+    EXPECT_NE(message.find("task 7 did not finish within 0.1 s (task_timeout)"), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("asked to stop"), std::string::npos) << message;
+    EXPECT_EQ(pool.map([](int x) { return x + 1; }, std::views::iota(0, 3)),
+              (std::vector<int>{1, 2, 3}));
+}
+
+TEST_F(TimeoutThreadsTest, AnApplyTaskPastItsTimeoutFailsAlone) {
+    WorkerPool pool(options());
+    AsyncResult<int> hung =
+        pool.apply_async(until_stopped, 1, 1, ApplyOptions{.task_timeout = 100ms});
+    std::vector<AsyncResult<int>> others;
+    for (int x = 10; x < 20; ++x) others.push_back(pool.apply_async(until_stopped, 1, x));
+    EXPECT_NE(message_of([&] { (void)hung.get(); }).find("apply task did not finish"),
+              std::string::npos);
+    for (int i = 0; i < 10; ++i) EXPECT_EQ(others[static_cast<std::size_t>(i)].get(), i + 10);
+    EXPECT_EQ(pool.apply(until_stopped, 1, 5), 5);
+}
+
+TEST_F(TimeoutThreadsTest, InitAndExitPastTheirTimeoutsAreAskedToStop) {
+    WorkerPool pool(options());
+    EXPECT_NE(message_of([&] {
+                  (void)pool.map([](int x) { return x; }, std::views::iota(0, 4),
+                                 {.worker_init = wait_until_stopped, .worker_init_timeout = 100ms});
+              }).find("worker_init function did not finish"),
+              std::string::npos);
+    EXPECT_NE(message_of([&] {
+                  (void)pool.map([](int x) { return x; }, std::views::iota(0, 4),
+                                 {.worker_exit = wait_until_stopped, .worker_exit_timeout = 100ms});
+              }).find("worker_exit function did not finish"),
+              std::string::npos);
+}
+
+TEST_F(TimeoutThreadsTest, OutsideAWorkerTheTokenNeverStops) {
+    EXPECT_FALSE(mpire::worker_stop_token().stop_possible());
+    WorkerPool pool({.n_jobs = 1});  // fork: workers are killed, their token never stops
+    EXPECT_FALSE(pool.apply([] { return mpire::worker_stop_token().stop_possible(); }));
 }
 
 TEST_F(TimeoutTest, BadTimeoutsAreRejected) {

@@ -2,6 +2,7 @@
 
 /// The whole public API of mpire.
 #include "mpire/async_result.hpp"
+#include "mpire/cancellation.hpp"
 #include "mpire/chunking.hpp"
 #include "mpire/codec.hpp"
 #include "mpire/errors.hpp"

@@ -77,7 +77,9 @@ std::vector<std::exception_ptr> ApplyQueue::take_failures() noexcept {
 
 void ApplyQueue::fail_all(const std::exception_ptr& failure) noexcept {
     std::vector<std::shared_ptr<AsyncState>> unsettled;
-    for (auto& [id, running] : running_) unsettled.push_back(running.queued.task.state);
+    for (auto& [id, running] : running_) {
+        if (running.queued.task.state) unsettled.push_back(running.queued.task.state);
+    }
     for (Queued& queued : pending_) unsettled.push_back(queued.task.state);
     running_.clear();
     pending_.clear();
@@ -130,7 +132,10 @@ std::optional<Seconds> ApplyQueue::applicable_timeout(const PoolCore& core, std:
     switch (reading.phase) {
         case WorkerClock::Phase::task: {
             const auto found = running_.find(reading.chunk_id);
-            if (found == running_.end() || found->second.worker != static_cast<int>(w)) break;
+            if (found == running_.end() || found->second.worker != static_cast<int>(w) ||
+                !found->second.queued.task.state) {
+                break;  // not ours, or already reported as timed out
+            }
             return found->second.queued.task.kernel->context().timeouts.task;
         }
         case WorkerClock::Phase::init:
@@ -179,27 +184,46 @@ void ApplyQueue::check_timeouts(PoolCore& core) {
         const int worker = static_cast<int>(w);
         if (reading.phase == WorkerClock::Phase::init) {
             // As MPIRE: an init past its timeout stops the whole pool.
-            const std::exception_ptr failure = std::make_exception_ptr(
-                TimeoutError(hook_timeout_message(worker, reading.phase, *timeout)));
+            const std::exception_ptr failure = std::make_exception_ptr(TimeoutError(
+                hook_timeout_message(worker, reading.phase, *timeout, core.backend->uses_bytes())));
             core.backend->kill_all();
             core.forget_workers();
             fail_all(failure);
             return;
         }
-        // Killed now; its death, when it arrives, settles the task with this error.
-        slot.killed = true;
-        slot.timed_out_chunk = reading.chunk_id;
+        std::exception_ptr failure;
         if (reading.phase == WorkerClock::Phase::exit) {
-            slot.timeout_failure = std::make_exception_ptr(
-                TimeoutError(hook_timeout_message(worker, reading.phase, *timeout)));
+            failure = std::make_exception_ptr(TimeoutError(
+                hook_timeout_message(worker, reading.phase, *timeout, core.backend->uses_bytes())));
         } else {
             const Running& running = running_.at(reading.chunk_id);
-            slot.timeout_failure = std::make_exception_ptr(TimeoutError(task_timeout_message(
+            failure = std::make_exception_ptr(TimeoutError(task_timeout_message(
                 "an apply task", worker, *timeout,
-                running.queued.task.kernel->describe_task(running.queued.task.chunk, 0))));
+                running.queued.task.kernel->describe_task(running.queued.task.chunk, 0),
+                core.backend->uses_bytes())));
         }
-        core.backend->kill(worker);
+        if (core.backend->kill(worker, reading.chunk_id)) {
+            // Killed: its death, when it arrives, settles the task with this error.
+            slot.killed = true;
+            slot.timed_out_chunk = reading.chunk_id;
+            slot.timeout_failure = failure;
+        } else {
+            abandon_timed_out(slot, reading, failure);
+        }
     }
+}
+
+void ApplyQueue::abandon_timed_out(WorkerSlot& slot, const WorkerClock::Reading& reading,
+                                   const std::exception_ptr& failure) {
+    // A thread, asked to stop: the failure is reported now; what the thread sends back when
+    // it gives up is dropped (the entry stays, without a state, until then).
+    if (reading.phase == WorkerClock::Phase::exit) {
+        slot.killed = true;  // no second report; the slot is reset when the thread has exited
+        deferred_.push_back(failure);
+        return;
+    }
+    std::shared_ptr<AsyncState> state = std::move(running_.at(reading.chunk_id).queued.task.state);
+    settle([&] { state->fail(failure); });
 }
 
 void ApplyQueue::dispatch(PoolCore& core) {
@@ -342,6 +366,7 @@ void ApplyQueue::handle(PoolCore& core, WorkerEvent& event) {
             std::shared_ptr<AsyncState> state = std::move(found->second.queued.task.state);
             running_.erase(found);
             --workers_[w].queued_chunks;
+            if (!state) return;  // it timed out and was reported then
             if (event.kind == WorkerEvent::Kind::chunk_done) {
                 settle([&] { state->succeed(event.results); });
             } else {
@@ -376,8 +401,15 @@ void ApplyQueue::handle_death(PoolCore& core, const WorkerEvent& event) {
     const std::uint64_t timed_out_chunk = slot.timed_out_chunk;
     forget_worker(core, event.worker);
     std::vector<std::uint64_t> held;
-    for (const auto& [id, running] : running_) {
-        if (running.worker == event.worker) held.push_back(id);
+    for (auto it = running_.begin(); it != running_.end();) {
+        if (it->second.worker != event.worker) {
+            ++it;
+        } else if (!it->second.queued.task.state) {
+            it = running_.erase(it);  // timed out and reported already
+        } else {
+            held.push_back(it->first);
+            ++it;
+        }
     }
     std::sort(held.begin(), held.end());
     const posix::ExitStatus status{event.exit_code, event.signal};

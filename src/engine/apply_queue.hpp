@@ -78,6 +78,8 @@ private:
                                                           std::size_t w) const;
     [[nodiscard]] Deadline timeout_look(const PoolCore& core) const;
     void check_timeouts(PoolCore& core);
+    void abandon_timed_out(WorkerSlot& slot, const WorkerClock::Reading& reading,
+                           const std::exception_ptr& failure);
     void dispatch(PoolCore& core);
     void start(PoolCore& core, int worker, const Queued& queued);
     [[nodiscard]] bool can_run(PoolCore& core, int worker, const Queued& queued) const;

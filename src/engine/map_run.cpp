@@ -408,7 +408,8 @@ private:
             const int worker = static_cast<int>(w);
             if (reading.phase != WorkerClock::Phase::task) {
                 record_failure([&] {
-                    throw TimeoutError(hook_timeout_message(worker, reading.phase, *timeout));
+                    throw TimeoutError(hook_timeout_message(worker, reading.phase, *timeout,
+                                                            backend_.uses_bytes()));
                 });
                 continue;
             }
@@ -416,8 +417,10 @@ private:
             const std::string task = fmt::format("task {}", chunk.first_task + reading.task);
             const std::string args =
                 kernel_->describe_task(chunk.chunk, static_cast<std::size_t>(reading.task));
-            record_failure(
-                [&] { throw TimeoutError(task_timeout_message(task, worker, *timeout, args)); });
+            record_failure([&] {
+                throw TimeoutError(
+                    task_timeout_message(task, worker, *timeout, args, backend_.uses_bytes()));
+            });
         }
     }
 

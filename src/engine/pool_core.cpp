@@ -213,11 +213,12 @@ std::exception_ptr PoolCore::join_timed(std::vector<WorkerEvent>& events) {
             const std::optional<Seconds> applicable =
                 in_exit ? exit_timeout[w] : std::optional<Seconds>();
             if (overdue(reading, applicable, now)) {
-                backend->kill(static_cast<int>(w));
+                backend->kill(static_cast<int>(w), reading.chunk_id);
                 killed[w] = true;
                 if (!timed_out) {
-                    timed_out = std::make_exception_ptr(TimeoutError(hook_timeout_message(
-                        static_cast<int>(w), WorkerClock::Phase::exit, *exit_timeout[w])));
+                    timed_out = std::make_exception_ptr(TimeoutError(
+                        hook_timeout_message(static_cast<int>(w), WorkerClock::Phase::exit,
+                                             *exit_timeout[w], backend->uses_bytes())));
                 }
                 continue;
             }

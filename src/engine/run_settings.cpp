@@ -26,18 +26,12 @@ void reject_unsupported(bool is_set, const char* option) {
 
 }  // namespace
 
-CallTimeouts validate_timeouts(const PoolCore& core, const std::optional<Seconds>& task_timeout,
+CallTimeouts validate_timeouts(const PoolCore& /*core*/, const std::optional<Seconds>& task_timeout,
                                const std::optional<Seconds>& worker_init_timeout,
                                const std::optional<Seconds>& worker_exit_timeout) {
     for (const auto& timeout : {task_timeout, worker_init_timeout, worker_exit_timeout}) {
         require(!timeout || (timeout->count() > 0 && std::isfinite(timeout->count())),
                 "mpire: timeouts must be positive and finite; leave them unset for none");
-        if (timeout && !uses_bytes(core)) {
-            throw std::invalid_argument(
-                "mpire: task_timeout, worker_init_timeout and worker_exit_timeout are not "
-                "supported yet for StartMethod::threading (a thread cannot be killed); use "
-                "StartMethod::fork to time tasks out");
-        }
     }
     return {task_timeout, worker_init_timeout, worker_exit_timeout};
 }

@@ -51,23 +51,29 @@ namespace mpire::detail {
 }
 
 /// "worker 1's worker_init function did not finish within 0.5 s (worker_init_timeout)".
+/// How a timed-out worker is dealt with: a process is killed, a thread asked to stop.
+[[nodiscard]] inline const char* timeout_outcome(bool killed) {
+    return killed ? "the worker was killed"
+                  : "the thread was asked to stop (mpire::worker_stop_token())";
+}
+
 [[nodiscard]] inline std::string hook_timeout_message(int worker, WorkerClock::Phase phase,
-                                                      Seconds timeout) {
+                                                      Seconds timeout, bool killed) {
     const char* hook = phase == WorkerClock::Phase::init ? "worker_init" : "worker_exit";
     return fmt::format(
-        "mpire: worker {}'s {} function did not finish within {:g} s ({}_timeout); the worker "
-        "was killed",
-        worker, hook, timeout.count(), hook);
+        "mpire: worker {}'s {} function did not finish within {:g} s ({}_timeout); {}", worker,
+        hook, timeout.count(), hook, timeout_outcome(killed));
 }
 
 /// "task 7 did not finish within 0.5 s (task_timeout) on worker 1, with arguments: ...".
 [[nodiscard]] inline std::string task_timeout_message(const std::string& task, int worker,
-                                                      Seconds timeout, const std::string& args) {
+                                                      Seconds timeout, const std::string& args,
+                                                      bool killed) {
     std::string message =
         fmt::format("mpire: {} did not finish within {:g} s (task_timeout) on worker {}", task,
                     timeout.count(), worker);
     if (!args.empty()) message += fmt::format(", with arguments: {}", args);
-    return message + "; the worker was killed";
+    return message + "; " + timeout_outcome(killed);
 }
 
 }  // namespace mpire::detail

@@ -71,8 +71,10 @@ public:
     /// `events` (exit_result, chunk_failed).
     virtual void join_all(std::vector<WorkerEvent>& events) = 0;
     /// Kills one worker now (processes: SIGKILL); its end arrives as a worker_died event.
-    /// Returns false when the backend cannot (threads).
-    virtual bool kill(int worker) noexcept = 0;
+    /// Threads cannot be killed: the stop token of chunk `chunk_id` (or of the exit function
+    /// that follows it), if the worker still runs it, is stop-requested instead, and false is
+    /// returned; the chunk's event arrives when the task gives up.
+    virtual bool kill(int worker, std::uint64_t chunk_id) noexcept = 0;
     /// Stops every worker now, without exit functions (processes: SIGKILL; threads: after their
     /// current chunk) and reaps them; forgets queued chunks and pending events.
     virtual void kill_all() noexcept = 0;

@@ -233,7 +233,7 @@ void ForkBackend::join_all(std::vector<WorkerEvent>& events) {
     }
 }
 
-bool ForkBackend::kill(int worker) noexcept {
+bool ForkBackend::kill(int worker, std::uint64_t /*chunk_id*/) noexcept {
     const Worker& w = workers_[static_cast<std::size_t>(worker)];
     return w.pid > 0 && ::kill(w.pid, SIGKILL) == 0;
 }

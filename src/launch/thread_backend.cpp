@@ -71,7 +71,10 @@ void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
             w.inbox.pop_front();
         }
         if (message.kind == Message::Kind::stop || message.kind == Message::Kind::abort) {
-            if (message.kind == Message::Kind::stop && initialised) finish(context, *kernel);
+            if (message.kind == Message::Kind::stop && initialised) {
+                const RunningScope running(w, context.chunk_id);
+                finish(context, *kernel);
+            }
             {
                 const std::lock_guard lock(w.mutex);
                 w.returned = true;
@@ -90,16 +93,46 @@ void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
         event.worker = worker;
         event.chunk_id = message.chunk_id;
         context.chunk_id = message.chunk_id;
-        const bool ready = initialised || kernel->run_init(context, event.error);
-        initialised = ready;
-        const bool done =
-            ready && kernel->run_boxed(context, *message.chunk, event.results.box, event.error);
-        if (context.clock != nullptr) context.clock->end();
+        bool done = false;
+        {
+            const RunningScope running(w, message.chunk_id);
+            const bool ready = initialised || kernel->run_init(context, event.error);
+            initialised = ready;
+            done =
+                ready && kernel->run_boxed(context, *message.chunk, event.results.box, event.error);
+            if (context.clock != nullptr) context.clock->end();
+        }
         // A failing init fails the chunk it was run for.
         event.kind = done ? WorkerEvent::Kind::chunk_done : WorkerEvent::Kind::chunk_failed;
         message.chunk.reset();  // the user's elements are destroyed on the worker, not later
         push_event(std::move(event));
     }
+}
+
+ThreadBackend::RunningScope::RunningScope(Worker& worker, std::uint64_t chunk_id)
+    : worker_(worker) {
+    {
+        const std::lock_guard lock(worker_.mutex);
+        worker_.running = true;
+        worker_.running_chunk = chunk_id;
+        if (worker_.stop.stop_requested()) worker_.stop = std::stop_source();
+        token_ = worker_.stop.get_token();
+    }
+    set_current_stop_token(&token_);
+}
+
+ThreadBackend::RunningScope::~RunningScope() {
+    set_current_stop_token(nullptr);
+    const std::lock_guard lock(worker_.mutex);
+    worker_.running = false;
+}
+
+bool ThreadBackend::kill(int worker, std::uint64_t chunk_id) noexcept {
+    Worker& w = *workers_[static_cast<std::size_t>(worker)];
+    const std::lock_guard lock(w.mutex);
+    // Only the chunk that timed out: the worker may have moved on to an innocent one.
+    if (w.running && w.running_chunk == chunk_id) w.stop.request_stop();
+    return false;
 }
 
 // Runs the exit function and reports what it returned or threw.
@@ -147,7 +180,10 @@ void ThreadBackend::stop_all(Message::Kind how) noexcept {
         if (!w->thread.joinable()) continue;
         {
             const std::lock_guard lock(w->mutex);
-            if (how == Message::Kind::abort) w->inbox.clear();
+            if (how == Message::Kind::abort) {
+                w->inbox.clear();
+                w->stop.request_stop();  // what runs now is abandoned: let it give up
+            }
             w->inbox.push_back(Message{how, nullptr, 0, nullptr});
         }
         w->wake.notify_one();

@@ -4,6 +4,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 #include <vector>
 
@@ -34,7 +35,7 @@ public:
     void stop(int worker) override;
     bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) override;
     void join_all(std::vector<WorkerEvent>& events) override;
-    bool kill(int /*worker*/) noexcept override { return false; }
+    bool kill(int worker, std::uint64_t chunk_id) noexcept override;
     void kill_all() noexcept override;
 
 private:
@@ -52,6 +53,24 @@ private:
         std::condition_variable wake;
         std::deque<Message> inbox;
         bool returned = false;  // serve() is done; the thread only waits to be joined
+        // What it runs now (a chunk, or its exit function after chunk `running_chunk`), and
+        // the stop source its tasks see; a fresh one for each chunk.
+        bool running = false;
+        std::uint64_t running_chunk = 0;
+        std::stop_source stop;
+    };
+
+    // Marks what a worker runs and publishes its stop token for worker_stop_token().
+    class RunningScope {
+    public:
+        RunningScope(Worker& worker, std::uint64_t chunk_id);
+        RunningScope(const RunningScope&) = delete;
+        RunningScope& operator=(const RunningScope&) = delete;
+        ~RunningScope();
+
+    private:
+        Worker& worker_;
+        std::stop_token token_;
     };
 
     void post(int worker, Message message);

@@ -59,6 +59,8 @@ public:
             const Items& items = static_cast<const TypedBox<Items>&>(*chunk.box).value;
             return index < items.size() ? describe_element(items[index]) : std::string();
         }
+        // A threading worker holds the chunk's box; the parent keeps nothing to describe.
+        if (chunk.bytes.size() < frame_header_size) return {};
         try {
             ByteReader in(chunk.bytes.view().subspan(frame_header_size));
             if (decode_size(in) <= index) return {};
