@@ -49,8 +49,12 @@ WorkerPool::~WorkerPool() {
             report(std::current_exception());
             terminate();
         }
-        for (const std::exception_ptr& failure : detail::take_unclaimed_failures(*core_)) {
-            report(failure);
+        try {
+            for (const std::exception_ptr& failure : detail::take_unclaimed_failures(*core_)) {
+                report(failure);
+            }
+        } catch (...) {
+            std::fprintf(stderr, "mpire: ~WorkerPool(): out of memory while reporting errors\n");
         }
     }
     detail::close(*core_);  // an imap that outlives the pool must not start workers of its own

@@ -178,10 +178,46 @@ TEST_F(TimeoutThreadsTest, InitAndExitPastTheirTimeoutsAreAskedToStop) {
               std::string::npos);
 }
 
+TEST_F(TimeoutThreadsTest, TasksMayTakeTheTokenAsTheirLastParameter) {
+    WorkerPool pool({.n_jobs = 2, .pass_worker_id = true, .start_method = StartMethod::threading});
+    const auto task = [](int worker_id, int x, std::stop_token stop) {
+        if (x != 3) return x + 100 * (worker_id >= 0 ? 0 : 1);
+        while (!stop.stop_requested()) std::this_thread::yield();
+        return -1;
+    };
+    EXPECT_EQ(pool.map(task, std::views::iota(0, 3)), (std::vector<int>{0, 1, 2}));
+    EXPECT_THROW((void)pool.map(task, std::views::iota(0, 6), {.task_timeout = 100ms}),
+                 mpire::TimeoutError);
+    EXPECT_THROW((void)pool.apply(task, 3, ApplyOptions{.task_timeout = 100ms}),
+                 mpire::TimeoutError);
+    EXPECT_EQ(pool.apply(task, 5), 5);
+}
+
 TEST_F(TimeoutThreadsTest, OutsideAWorkerTheTokenNeverStops) {
     EXPECT_FALSE(mpire::worker_stop_token().stop_possible());
     WorkerPool pool({.n_jobs = 1});  // fork: workers are killed, their token never stops
     EXPECT_FALSE(pool.apply([] { return mpire::worker_stop_token().stop_possible(); }));
+}
+
+TEST_F(TimeoutTest, TheWorkerThatReplacesAKilledOneIsNotBlamed) {
+    WorkerPool pool({.n_jobs = 1});
+    const auto quick = [](int x) { return x; };
+    // A task, an init and an exit killed in turn; each time the next call, with the same
+    // timeouts, must run normally on the fresh worker.
+    EXPECT_THROW(
+        (void)pool.map(hang_on, std::vector<std::pair<int, int>>{{0, 0}}, {.task_timeout = 100ms}),
+        mpire::TimeoutError);
+    EXPECT_EQ(pool.map(quick, std::views::iota(0, 3), {.task_timeout = 100ms}),
+              (std::vector<int>{0, 1, 2}));
+    EXPECT_THROW((void)pool.map(quick, std::views::iota(0, 3),
+                                {.worker_init = [] { ::pause(); }, .worker_init_timeout = 100ms}),
+                 mpire::TimeoutError);
+    EXPECT_EQ(pool.map(quick, std::views::iota(0, 3),
+                       {.worker_init = [] {}, .worker_init_timeout = 100ms}),
+              (std::vector<int>{0, 1, 2}));
+    EXPECT_THROW((void)pool.apply_async(hang_on, 0, 0, ApplyOptions{.task_timeout = 100ms}).get(),
+                 mpire::TimeoutError);
+    EXPECT_EQ(pool.apply(quick, 7, ApplyOptions{.task_timeout = 100ms}), 7);
 }
 
 TEST_F(TimeoutTest, BadTimeoutsAreRejected) {
@@ -192,6 +228,10 @@ TEST_F(TimeoutTest, BadTimeoutsAreRejected) {
     EXPECT_THROW(
         (void)pool.apply_async([](int x) { return x; }, 1, ApplyOptions{.task_timeout = 0s}),
         std::invalid_argument);
+    // Too far to compute with; unset means none.
+    EXPECT_THROW((void)pool.map([](int x) { return x; }, std::views::iota(0, 3),
+                                {.task_timeout = std::chrono::hours::max()}),
+                 std::invalid_argument);
 }
 
 }  // namespace

@@ -16,6 +16,10 @@ namespace mpire {
 ///         return 0;  // asked to stop
 ///     }, inputs, {.task_timeout = std::chrono::seconds(5)});
 ///
+/// A task may also take the token as its last parameter, after its own arguments:
+///
+///     pool.map([](int x, std::stop_token stop) { ... }, inputs, {.task_timeout = 5s});
+///
 /// Process workers are killed instead; there, and outside any worker, the token never stops.
 [[nodiscard]] std::stop_token worker_stop_token() noexcept;
 

@@ -69,7 +69,7 @@ void ApplyQueue::drain(PoolCore& core) {
     rethrow_deferred();
 }
 
-std::vector<std::exception_ptr> ApplyQueue::take_failures() noexcept {
+std::vector<std::exception_ptr> ApplyQueue::take_failures() {
     std::vector<std::exception_ptr> failures(deferred_.begin(), deferred_.end());
     deferred_.clear();
     return failures;
@@ -202,13 +202,18 @@ void ApplyQueue::check_timeouts(PoolCore& core) {
                 running.queued.task.kernel->describe_task(running.queued.task.chunk, 0),
                 core.backend->uses_bytes())));
         }
-        if (core.backend->kill(worker, reading.chunk_id)) {
-            // Killed: its death, when it arrives, settles the task with this error.
-            slot.killed = true;
-            slot.timed_out_chunk = reading.chunk_id;
-            slot.timeout_failure = failure;
-        } else {
-            abandon_timed_out(slot, reading, failure);
+        switch (core.backend->kill(worker, reading.chunk_id)) {
+            case Backend::KillResult::killed:
+                // Its death, when it arrives, settles the task with this error.
+                slot.killed = true;
+                slot.timed_out_chunk = reading.chunk_id;
+                slot.timeout_failure = failure;
+                break;
+            case Backend::KillResult::asked_to_stop:
+                abandon_timed_out(slot, reading, failure);
+                break;
+            case Backend::KillResult::not_running:
+                break;  // it finished (or ended) meanwhile: its event says how
         }
     }
 }

@@ -34,7 +34,7 @@ public:
     /// threw (each one is rethrown once, by this or a later wait).
     void drain(PoolCore& core);
     /// What callbacks threw that no wait rethrew yet; for the pool's destructor to report.
-    [[nodiscard]] std::vector<std::exception_ptr> take_failures() noexcept;
+    [[nodiscard]] std::vector<std::exception_ptr> take_failures();
     /// Settles every task with `failure` (after terminate()). An error callback that throws is
     /// reported on stderr: there is no caller to give it to.
     void fail_all(const std::exception_ptr& failure) noexcept;

@@ -341,7 +341,7 @@ void terminate(PoolCore& core) noexcept {
         std::runtime_error("mpire: the pool was terminated before this apply task finished")));
 }
 
-std::vector<std::exception_ptr> take_unclaimed_failures(PoolCore& core) noexcept {
+std::vector<std::exception_ptr> take_unclaimed_failures(PoolCore& core) {
     return core.applies->take_failures();
 }
 

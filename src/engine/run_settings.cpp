@@ -30,8 +30,10 @@ CallTimeouts validate_timeouts(const PoolCore& /*core*/, const std::optional<Sec
                                const std::optional<Seconds>& worker_init_timeout,
                                const std::optional<Seconds>& worker_exit_timeout) {
     for (const auto& timeout : {task_timeout, worker_init_timeout, worker_exit_timeout}) {
-        require(!timeout || (timeout->count() > 0 && std::isfinite(timeout->count())),
-                "mpire: timeouts must be positive and finite; leave them unset for none");
+        // Beyond about 31 years a timeout no longer fits the nanosecond clock arithmetic.
+        require(!timeout || (timeout->count() > 0 && timeout->count() <= 1e9),
+                "mpire: timeouts must be positive and at most 1e9 seconds; leave them unset "
+                "for none");
     }
     return {task_timeout, worker_init_timeout, worker_exit_timeout};
 }

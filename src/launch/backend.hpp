@@ -70,11 +70,15 @@ public:
     /// and waits for all of them. What their exit functions returned or threw is appended to
     /// `events` (exit_result, chunk_failed).
     virtual void join_all(std::vector<WorkerEvent>& events) = 0;
-    /// Kills one worker now (processes: SIGKILL); its end arrives as a worker_died event.
-    /// Threads cannot be killed: the stop token of chunk `chunk_id` (or of the exit function
-    /// that follows it), if the worker still runs it, is stop-requested instead, and false is
-    /// returned; the chunk's event arrives when the task gives up.
-    virtual bool kill(int worker, std::uint64_t chunk_id) noexcept = 0;
+    enum class KillResult {
+        killed,         // a process: its end arrives as a worker_died event
+        asked_to_stop,  // a thread: the stop token of what it runs was stop-requested
+        not_running,    // it no longer runs chunk `chunk_id` (or no longer lives)
+    };
+    /// Ends what a worker runs for chunk `chunk_id` (or the init or exit function around it):
+    /// processes get SIGKILL; threads cannot be killed, so their stop token is stop-requested,
+    /// and the chunk's event arrives when the task gives up.
+    virtual KillResult kill(int worker, std::uint64_t chunk_id) noexcept = 0;
     /// Stops every worker now, without exit functions (processes: SIGKILL; threads: after their
     /// current chunk) and reaps them; forgets queued chunks and pending events.
     virtual void kill_all() noexcept = 0;

@@ -4,10 +4,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <system_error>
 
 #include "engine/worker_identity.hpp"
@@ -46,6 +49,8 @@ bool ForkBackend::running(int worker) {
 }
 
 void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
+    // Its predecessor may have been killed mid-task: the new worker starts with a clean clock.
+    if (setup_.clocks != nullptr) setup_.clocks[worker].end();
     posix::SocketPair sockets = posix::make_socket_pair();
     // Flush first, or the child would print the parent's buffered output again.
     std::cout.flush();
@@ -125,8 +130,11 @@ bool ForkBackend::wait_until(std::vector<WorkerEvent>& events, Deadline deadline
             // A deadline that passed still gets one look at what already arrived.
             last_look = left <= std::chrono::steady_clock::duration::zero();
             // Rounded up, so that a wake-up never comes before the deadline.
-            timeout_ms =
-                last_look ? 0 : static_cast<int>(std::chrono::ceil<milliseconds>(left).count());
+            // Far deadlines wake early and wait again, rather than overflow poll()'s int.
+            timeout_ms = last_look ? 0
+                                   : static_cast<int>(std::min<std::int64_t>(
+                                         std::chrono::ceil<milliseconds>(left).count(),
+                                         std::numeric_limits<int>::max()));
         }
         poll_once(events, timeout_ms);
         if (last_look) break;
@@ -233,9 +241,9 @@ void ForkBackend::join_all(std::vector<WorkerEvent>& events) {
     }
 }
 
-bool ForkBackend::kill(int worker, std::uint64_t /*chunk_id*/) noexcept {
+Backend::KillResult ForkBackend::kill(int worker, std::uint64_t /*chunk_id*/) noexcept {
     const Worker& w = workers_[static_cast<std::size_t>(worker)];
-    return w.pid > 0 && ::kill(w.pid, SIGKILL) == 0;
+    return w.pid > 0 && ::kill(w.pid, SIGKILL) == 0 ? KillResult::killed : KillResult::not_running;
 }
 
 void ForkBackend::kill_all() noexcept {

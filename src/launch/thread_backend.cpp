@@ -28,6 +28,8 @@ void ThreadBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
     if (w.thread.joinable()) w.thread.join();  // it was stopped and has returned, or is returning
     w.returned = false;
+    w.stop = std::stop_source();  // an abort of its predecessor must not reach it
+    if (setup_.clocks != nullptr) setup_.clocks[worker].end();
     w.thread = std::thread([this, worker, kernel] { serve(worker, kernel); });
     if (!setup_.cpu_sets.empty()) {
         posix::pin_thread(w.thread.native_handle(),
@@ -115,7 +117,7 @@ ThreadBackend::RunningScope::RunningScope(Worker& worker, std::uint64_t chunk_id
         const std::lock_guard lock(worker_.mutex);
         worker_.running = true;
         worker_.running_chunk = chunk_id;
-        if (worker_.stop.stop_requested()) worker_.stop = std::stop_source();
+        // A stop requested between chunks (an abort) holds for this one too.
         token_ = worker_.stop.get_token();
     }
     set_current_stop_token(&token_);
@@ -125,14 +127,18 @@ ThreadBackend::RunningScope::~RunningScope() {
     set_current_stop_token(nullptr);
     const std::lock_guard lock(worker_.mutex);
     worker_.running = false;
+    // Used up: the next chunk gets a fresh source (a late kill() cannot reach it: it checks
+    // the chunk id).
+    if (worker_.stop.stop_requested()) worker_.stop = std::stop_source();
 }
 
-bool ThreadBackend::kill(int worker, std::uint64_t chunk_id) noexcept {
+Backend::KillResult ThreadBackend::kill(int worker, std::uint64_t chunk_id) noexcept {
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
     const std::lock_guard lock(w.mutex);
     // Only the chunk that timed out: the worker may have moved on to an innocent one.
-    if (w.running && w.running_chunk == chunk_id) w.stop.request_stop();
-    return false;
+    if (!w.running || w.running_chunk != chunk_id) return KillResult::not_running;
+    w.stop.request_stop();
+    return KillResult::asked_to_stop;
 }
 
 // Runs the exit function and reports what it returned or threw.

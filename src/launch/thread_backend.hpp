@@ -35,7 +35,7 @@ public:
     void stop(int worker) override;
     bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) override;
     void join_all(std::vector<WorkerEvent>& events) override;
-    bool kill(int worker, std::uint64_t chunk_id) noexcept override;
+    KillResult kill(int worker, std::uint64_t chunk_id) noexcept override;
     void kill_all() noexcept override;
 
 private:

@@ -216,7 +216,7 @@ void stop_and_join(PoolCore& core);
 void terminate(PoolCore& core) noexcept;
 void register_exception(PoolCore& core, RegisteredException type);
 /// What apply callbacks threw that no call rethrew (the destructor reports them on stderr).
-[[nodiscard]] std::vector<std::exception_ptr> take_unclaimed_failures(PoolCore& core) noexcept;
+[[nodiscard]] std::vector<std::exception_ptr> take_unclaimed_failures(PoolCore& core);
 /// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.
 void close(PoolCore& core) noexcept;
 

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <functional>
+#include <stop_token>
 #include <tuple>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
 #include <variant>
 
+#include "mpire/cancellation.hpp"
 #include "mpire/codec.hpp"
 #include "mpire/detail/callable_traits.hpp"
 
@@ -115,14 +117,50 @@ constexpr CallStyle call_style() {
     }
 }
 
-template <class F, class E, class... Lead>
-inline constexpr bool is_task_callable = call_style<F, E, false, Lead...>() != CallStyle::none;
+/// `f` with the worker's stop token (see `mpire::worker_stop_token`) appended to its arguments:
+/// how a task that takes a `std::stop_token` as its last parameter is called.
+template <class F>
+struct WithStopToken {
+    F& f;
 
-/// Calls `f(lead..., element)`, the element whole or unpacked. With `PreferMove` the element
-/// is moved in when the function accepts that; otherwise it is passed as an lvalue whenever the
-/// function accepts one, so that it stays intact (for the error message when the task throws).
-template <bool PreferMove = false, class F, class E, class... Lead>
-decltype(auto) invoke_task(F& f, E& element, Lead&&... lead) {
+    template <class... Args>
+    auto operator()(Args&&... args) const -> std::invoke_result_t<F&, Args..., std::stop_token> {
+        return std::invoke(f, std::forward<Args>(args)..., worker_stop_token());
+    }
+};
+
+// Only functions with one signature are probed with a token: probing a generic lambda would
+// instantiate its body with the wrong types, a hard error rather than "not callable".
+template <class F, class E, bool PreferMove, class... Lead>
+constexpr bool probe_stop_token() {
+    if constexpr (call_style<F, E, PreferMove, Lead...>() != CallStyle::none) {
+        return false;
+    } else if constexpr (!callable_params<std::remove_cvref_t<F>>::known) {
+        return false;
+    } else {
+        return call_style<WithStopToken<F>, E, PreferMove, Lead...>() != CallStyle::none;
+    }
+}
+
+template <class F, class E, bool PreferMove, class... Lead>
+inline constexpr bool takes_stop_token = probe_stop_token<F, E, PreferMove, Lead...>();
+
+/// How the element reaches the function, the stop token aside.
+template <class F, class E, bool PreferMove, class... Lead>
+constexpr CallStyle element_style() {
+    if constexpr (takes_stop_token<F, E, PreferMove, Lead...>) {
+        return call_style<WithStopToken<F>, E, PreferMove, Lead...>();
+    } else {
+        return call_style<F, E, PreferMove, Lead...>();
+    }
+}
+
+template <class F, class E, class... Lead>
+inline constexpr bool is_task_callable = element_style<F, E, false, Lead...>() != CallStyle::none;
+
+/// `invoke_task` for a function that takes no stop token.
+template <bool PreferMove, class F, class E, class... Lead>
+decltype(auto) invoke_task_as_is(F& f, E& element, Lead&&... lead) {
     constexpr CallStyle style = call_style<F, E, PreferMove, Lead...>();
     static_assert(style != CallStyle::none,
                   "mpire: the function cannot be called with the elements of the input. It must "
@@ -148,6 +186,20 @@ decltype(auto) invoke_task(F& f, E& element, Lead&&... lead) {
         } else {
             return std::apply(call, element);
         }
+    }
+}
+
+/// Calls `f(lead..., element)`, the element whole or unpacked, and a `std::stop_token` last
+/// when the function takes one there. With `PreferMove` the element is moved in when the
+/// function accepts that; otherwise it is passed as an lvalue whenever the function accepts
+/// one, so that it stays intact (for the error message when the task throws).
+template <bool PreferMove = false, class F, class E, class... Lead>
+decltype(auto) invoke_task(F& f, E& element, Lead&&... lead) {
+    if constexpr (takes_stop_token<F, E, PreferMove, Lead...>) {
+        WithStopToken<F> with_token{f};
+        return invoke_task<PreferMove>(with_token, element, std::forward<Lead>(lead)...);
+    } else {
+        return invoke_task_as_is<PreferMove>(f, element, std::forward<Lead>(lead)...);
     }
 }
 
@@ -338,7 +390,7 @@ struct TaskSignature {
 private:
     template <class... Lead>
     static constexpr bool unpacks_with(std::tuple<Lead...>* /*tag*/) {
-        constexpr CallStyle style = call_style<F, E, false, Lead...>();
+        constexpr CallStyle style = element_style<F, E, false, Lead...>();
         return style == CallStyle::unpacked_rvalue || style == CallStyle::unpacked_lvalue;
     }
 };
