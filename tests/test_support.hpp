@@ -43,16 +43,21 @@ inline std::size_t count_children() {
     return n;
 }
 
-/// The open file descriptors of this process.
-inline std::size_t count_open_fds() {
+/// The entries of a /proc directory, "." and ".." aside.
+inline std::size_t count_entries(const char* path) {
     std::size_t n = 0;
-    DIR* dir = ::opendir("/proc/self/fd");
+    DIR* dir = ::opendir(path);
     if (dir == nullptr) return 0;
     while (const dirent* entry = ::readdir(dir)) {
         if (entry->d_name[0] != '.') ++n;
     }
     ::closedir(dir);
-    return n - 1;  // the directory stream itself
+    return n;
+}
+
+/// The open file descriptors of this process.
+inline std::size_t count_open_fds() {
+    return count_entries("/proc/self/fd") - 1;  // the directory stream itself
 }
 
 /// Shared memory mappings of this process ("rw-s" in /proc/self/maps) only: allocators
@@ -69,16 +74,7 @@ inline std::size_t count_shared_mappings() {
 }
 
 /// The threads of this process.
-inline std::size_t count_threads() {
-    std::size_t n = 0;
-    DIR* dir = ::opendir("/proc/self/task");
-    if (dir == nullptr) return 0;
-    while (const dirent* entry = ::readdir(dir)) {
-        if (entry->d_name[0] != '.') ++n;
-    }
-    ::closedir(dir);
-    return n;
-}
+inline std::size_t count_threads() { return count_entries("/proc/self/task"); }
 
 /// Blocks (at most `limit`) until process `pid` has exited; a child of ours stays a zombie
 /// until it is reaped. Returns false when it did not exit in time.

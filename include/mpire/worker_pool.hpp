@@ -254,7 +254,7 @@ private:
         detail::check_hook("worker_init function", options.worker_init, lead, shared);
         detail::check_hook("worker_exit function", options.worker_exit, lead, shared);
         const detail::CallTimeouts timeouts = detail::validate_timeouts(
-            core, options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout);
+            options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout);
         detail::RunPlan out;
         out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
         auto kernel = std::make_shared<detail::TaskKernel<Fn, Element>>(
@@ -315,9 +315,8 @@ private:
                                     shared);
             detail::check_hook("worker_init function", options.worker_init, lead, shared);
             detail::check_hook("worker_exit function", options.worker_exit, lead, shared);
-            const detail::CallTimeouts timeouts =
-                detail::validate_timeouts(core, options.task_timeout, options.worker_init_timeout,
-                                          options.worker_exit_timeout);
+            const detail::CallTimeouts timeouts = detail::validate_timeouts(
+                options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout);
             const detail::ApplyHooks hooks =
                 detail::pin_apply_hooks(core, options.worker_init, options.worker_exit, timeouts);
             auto kernel = std::make_shared<detail::TaskKernel<std::decay_t<F>, Element>>(

@@ -91,7 +91,7 @@ void PoolCore::note_kernel(std::size_t w, const Kernel& kernel) {
     const KernelContext& context = kernel.context();
     live_hooks =
         ApplyHooks{context.init, context.exit, context.timeouts.init, context.timeouts.exit};
-    exit_timeout[w] = kernel.context().timeouts.exit;
+    exit_timeout[w] = context.timeouts.exit;
 }
 
 void PoolCore::keep_exit_result(WorkerEvent& event) {

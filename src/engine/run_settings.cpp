@@ -26,7 +26,7 @@ void reject_unsupported(bool is_set, const char* option) {
 
 }  // namespace
 
-CallTimeouts validate_timeouts(const PoolCore& /*core*/, const std::optional<Seconds>& task_timeout,
+CallTimeouts validate_timeouts(const std::optional<Seconds>& task_timeout,
                                const std::optional<Seconds>& worker_init_timeout,
                                const std::optional<Seconds>& worker_exit_timeout) {
     for (const auto& timeout : {task_timeout, worker_init_timeout, worker_exit_timeout}) {

@@ -30,17 +30,19 @@ void describe_one(std::string& out, std::size_t position, const T& value) {
 template <class F, class E>
 std::string describe_task_args(const E& element, LeadFlags lead) {
     std::string out;
-    if constexpr (is_specialization_of<E, ApplyArguments>) {
+    // Each member of a tuple or pair that the function receives as separate arguments.
+    const auto describe_members = [&out](const auto& members) {
         std::size_t position = 0;
         std::apply([&](const auto&... args) { (describe_one(out, position++, args), ...); },
-                   element.values);
+                   members);
+    };
+    if constexpr (is_specialization_of<E, ApplyArguments>) {
+        describe_members(element.values);
     } else if constexpr (is_specialization_of<E, SingleArgument>) {
         describe_one(out, 0, element.value);
     } else if constexpr (is_unpackable<E>) {
         if (TaskSignature<F, E>::unpacks(lead)) {
-            std::size_t position = 0;
-            std::apply([&](const auto&... args) { (describe_one(out, position++, args), ...); },
-                       element);
+            describe_members(element);
         } else {
             describe_one(out, 0, element);
         }

@@ -220,10 +220,8 @@ void register_exception(PoolCore& core, RegisteredException type);
 /// Marks the pool as gone: map calls that have not started yet (an imap never iterated) throw.
 void close(PoolCore& core) noexcept;
 
-/// Throws std::invalid_argument for a timeout that is not positive or not finite, or that the
-/// pool's start method cannot honour (threads cannot be killed).
-[[nodiscard]] CallTimeouts validate_timeouts(const PoolCore& core,
-                                             const std::optional<Seconds>& task_timeout,
+/// Throws std::invalid_argument for a timeout that is not positive or above 1e9 seconds.
+[[nodiscard]] CallTimeouts validate_timeouts(const std::optional<Seconds>& task_timeout,
                                              const std::optional<Seconds>& worker_init_timeout,
                                              const std::optional<Seconds>& worker_exit_timeout);
 
