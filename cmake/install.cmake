@@ -18,5 +18,16 @@ install(FILES ${PROJECT_BINARY_DIR}/mpire-config.cmake ${PROJECT_BINARY_DIR}/mpi
 
 # The .pc file finds its prefix relative to itself, so an installed tree can be moved.
 file(RELATIVE_PATH MPIRE_PC_TO_PREFIX /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
+# libdw (and libdl) are private to mpire, but a static libmpire.a needs them at link time too.
+if(BUILD_SHARED_LIBS)
+  set(MPIRE_PC_REQUIRES_LINK "")
+  set(MPIRE_PC_REQUIRES_PRIVATE "libdw")
+  set(MPIRE_PC_LIBS_LINK "")
+else()
+  set(MPIRE_PC_REQUIRES_LINK "libdw")
+  set(MPIRE_PC_REQUIRES_PRIVATE "")
+  set(MPIRE_PC_LIBS_LINK "${CMAKE_DL_LIBS}")
+  list(TRANSFORM MPIRE_PC_LIBS_LINK PREPEND "-l")
+endif()
 configure_file(cmake/mpire.pc.in ${PROJECT_BINARY_DIR}/mpire.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/mpire.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -4,6 +4,7 @@
 #include <limits>
 #include <memory>
 
+#include "engine/throw_trace.hpp"
 #include "mpire/codec.hpp"
 #include "posix/process.hpp"
 #include "transport/frame.hpp"
@@ -43,6 +44,7 @@ void finish_worker(int channel_fd, Kernel& kernel, WorkerContext& context, ByteB
 
 int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel,
                             WorkerClock* clock) noexcept {
+    const ThrowTraceScope traced(false);
     try {
         Kernel* current = &kernel;
         std::unique_ptr<Kernel> shipped;

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "engine/throw_trace.hpp"
 #include "engine/worker_identity.hpp"
 #include "posix/affinity.hpp"
 
@@ -59,6 +60,7 @@ void ThreadBackend::post(int worker, Message message) {
 
 void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
     if (setup_.daemon) mark_thread_as_daemon_worker();
+    const ThrowTraceScope traced(true);
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
     WorkerContext context{
         worker, {}, setup_.clocks != nullptr ? &setup_.clocks[worker] : nullptr, 0};
