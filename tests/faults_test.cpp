@@ -133,6 +133,32 @@ TEST(ForkFaultTest, TaskHangsPastItsTimeout) {
     });
 }
 
+// on_error: the call completes without the failing task; its reported error is rethrown here.
+template <class Task>
+void map_skipping(Task task, const mpire::MapOptions& options) {
+    WorkerPool pool({.n_jobs = 2});
+    std::vector<mpire::TaskFailure> failures;
+    mpire::MapOptions skipping = options;
+    skipping.on_error.skip_into = &failures;
+    const std::vector<int> results = pool.map(task, kInputs, skipping);
+    if (results.size() + 1 != kInputs.size() || failures.size() != 1) {
+        throw std::logic_error("the failing task was not the only one left out");
+    }
+    std::rethrow_exception(failures[0].error);
+}
+
+TEST(ForkFaultTest, SkippedTaskSegfaults) {
+    inject<mpire::WorkerDiedError>("Segmentation fault", [] {
+        map_skipping(segfaults_on_three, {.chunk_size = 2, .on_error = {.retries = 1}});
+    });
+}
+
+TEST(ForkFaultTest, SkippedTaskHangsPastItsTimeout) {
+    inject<mpire::TimeoutError>("task 3 did not finish", [] {
+        map_skipping(hangs_on_three, {.chunk_size = 2, .task_timeout = 20ms});
+    });
+}
+
 TEST(ForkFaultTest, ApplyTaskHangsPastItsTimeout) {
     inject<mpire::TimeoutError>("apply task did not finish", [] {
         WorkerPool pool({.n_jobs = 2});

@@ -80,10 +80,29 @@ private:
     int signal_;
 };
 
-/// A wait ran out of time: `AsyncResult::get(timeout)`. The task itself goes on running.
+/// Something ran past its time: a task past `task_timeout`, an init or exit function past its
+/// timeout (the message names which, and the task's arguments), or a wait given a timeout
+/// (`AsyncResult::get(timeout)`; the task itself goes on running).
 class TimeoutError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+};
+
+/// A task a map call gave up on and left out of its results (`MapOptions::on_error` with
+/// `skip_into`).
+struct TaskFailure {
+    /// The task's position in the input, counting from 0.
+    long long task_index = -1;
+    /// "Arg 0: 3", or empty when the arguments cannot be printed.
+    std::string task_args{};
+    /// How many times it ran: 1 plus the retries it used.
+    int attempts = 0;
+    /// The exception the call would have thrown without `skip_into` (a standard type with
+    /// `mpire::WorkerErrorInfo`, `mpire::RemoteError`, `mpire::WorkerDiedError` or
+    /// `mpire::TimeoutError`); `std::rethrow_exception` it to handle it by type.
+    std::exception_ptr error{};
+    /// Its `what()`.
+    std::string message{};
 };
 
 }  // namespace mpire

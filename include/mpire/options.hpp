@@ -166,7 +166,32 @@ struct ProgressBarOptions {
 /// Durations are seconds as `double`, like MPIRE's; any `std::chrono` duration converts.
 using Seconds = std::chrono::duration<double>;
 
-/// Options of one `map`, `map_unordered`, `imap` or `imap_unordered` call, in MPIRE's order.
+struct TaskFailure;
+
+/// What a map call does with a task that fails: throws, kills its worker (a crash, `std::exit`,
+/// SIGKILL from outside) or runs past `task_timeout`. The default raises, as MPIRE does: the
+/// call stops and throws the failure.
+///
+///     std::vector<mpire::TaskFailure> failures;
+///     auto results = pool.map(f, inputs, {.on_error = {.retries = 2, .skip_into = &failures}});
+///
+/// A task that threw runs again at once on the same worker; one whose worker died or was killed
+/// for its timeout runs again on a fresh worker. Tasks that shared a chunk with a task that
+/// took its worker down run again too: their results died with the worker (chunk_size = 1
+/// runs each task exactly once unless it fails itself). On a threading pool a task past its
+/// timeout still fails the call: its thread cannot be taken from it.
+struct OnError {
+    /// Runs a failed task again, up to this many times, before giving up on it.
+    int retries = 0;
+    /// Where to report tasks given up on. Null: the call throws the failure. Otherwise the call
+    /// goes on, leaves those tasks out of its results (the others keep their order) and appends
+    /// one TaskFailure each here, sorted by task index when the call ends. Must outlive the
+    /// call (an imap's iteration).
+    std::vector<TaskFailure>* skip_into = nullptr;
+};
+
+/// Options of one `map`, `map_unordered`, `imap` or `imap_unordered` call, in MPIRE's order;
+/// `on_error`, which MPIRE does not have, comes last.
 struct MapOptions {
     /// Number of tasks to take from the input. Shorter than the input truncates it; longer ends
     /// at the input's real end. Needed for default chunking when the input's size is unknown.
@@ -188,6 +213,7 @@ struct MapOptions {
     std::optional<Seconds> worker_exit_timeout{};
     ProgressBarOptions progress_bar_options{};
     std::optional<ProgressBarStyle> progress_bar_style{};
+    OnError on_error{};
 };
 
 /// The absence of a callback: the default of `ApplyOptions`.
@@ -211,9 +237,11 @@ struct ApplyOptions {
     /// as long as they live; those of later calls are ignored.
     WorkerFunction worker_init{};
     WorkerFunction worker_exit{};
-    std::optional<Seconds> task_timeout{};         ///< not supported yet: throws
-    std::optional<Seconds> worker_init_timeout{};  ///< not supported yet: throws
-    std::optional<Seconds> worker_exit_timeout{};  ///< not supported yet: throws
+    /// A task past it fails alone (its worker is killed and replaced; threads are asked to
+    /// stop); init and exit timeouts stop the pool.
+    std::optional<Seconds> task_timeout{};
+    std::optional<Seconds> worker_init_timeout{};
+    std::optional<Seconds> worker_exit_timeout{};
 };
 
 /// Number of CPUs this process may run on (its affinity mask), at least 1.

@@ -259,8 +259,12 @@ private:
         out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
         auto kernel = std::make_shared<detail::TaskKernel<Fn, Element>>(
             std::forward<F>(f),
-            detail::KernelContext{lead, shared.owner(), options.worker_init.hook(),
-                                  options.worker_exit.hook(), timeouts});
+            detail::KernelContext{lead,
+                                  shared.owner(),
+                                  options.worker_init.hook(),
+                                  options.worker_exit.hook(),
+                                  timeouts,
+                                  {out.settings.retries, out.settings.skip_into != nullptr}});
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);
         out.source = std::make_unique<detail::RangeSource<std::views::all_t<R>>>(
@@ -325,7 +329,8 @@ private:
                                       shared.owner(),
                                       hooks.init,
                                       hooks.exit,
-                                      {timeouts.task, hooks.init_timeout, hooks.exit_timeout}});
+                                      {timeouts.task, hooks.init_timeout, hooks.exit_timeout},
+                                      {}});
             detail::ApplyTask task;
             task.shipping = kernel->shipping();
             task.kernel = std::move(kernel);

@@ -395,6 +395,8 @@ void ApplyQueue::handle(PoolCore& core, WorkerEvent& event) {
         case WorkerEvent::Kind::exit_result:
             core.keep_exit_result(event);
             return;
+        case WorkerEvent::Kind::task_skipped:  // only map calls leave tasks out
+            return;
     }
 }
 

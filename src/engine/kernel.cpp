@@ -92,6 +92,8 @@ bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
          {context.timeouts.task, context.timeouts.init, context.timeouts.exit}) {
         encode(out, timeout ? std::optional<double>(timeout->count()) : std::nullopt);
     }
+    encode(out, context.on_error.retries);
+    encode(out, context.on_error.skip);
     return encode_hook(out, context.init) && encode_hook(out, context.exit);
 }
 
@@ -106,6 +108,8 @@ KernelContext decode_kernel_context(ByteReader& in) {
         decode(in, seconds);
         if (seconds) *timeout = Seconds(*seconds);
     }
+    decode(in, context.on_error.retries);
+    decode(in, context.on_error.skip);
     context.init = decode_hook(in);
     context.exit = decode_hook(in);
     return context;

@@ -31,6 +31,7 @@ public:
           workers_(core_->n_jobs) {
         epoch_ = core_->epoch;
         run_id_ = ++core_->last_run_id;
+        if (settings_.skip_into != nullptr) reported_before_ = settings_.skip_into->size();
         core_->exit_results.clear();
         try {
             prepare_workers();
@@ -70,7 +71,7 @@ public:
             for (;;) {
                 dispatch();
                 if (take_ready(out)) return true;
-                if (input_done_ && in_flight_.empty() && !any_retiring()) {
+                if (input_done_ && in_flight_.empty() && retry_queue_.empty() && !any_retiring()) {
                     finish();
                     return false;
                 }
@@ -119,6 +120,13 @@ private:
         std::size_t n_tasks = 0;
         int worker = 0;
         Payload chunk;
+    };
+
+    // A worker killed for running task `task` of chunk `chunk_id` past `timeout`.
+    struct TimedOut {
+        std::uint64_t chunk_id = 0;
+        std::uint64_t task = 0;
+        Seconds timeout{};
     };
 
     void prepare_workers() {
@@ -208,7 +216,26 @@ private:
         return *next_chunk_size_;
     }
 
+    // Sends `chunk` (a fresh one, or one to run again) to `worker`.
+    void send(int worker, InFlight chunk) {
+        const std::uint64_t id = next_chunk_++;
+        chunk.worker = worker;
+        const std::size_t n_tasks = chunk.n_tasks;
+        auto placed = in_flight_.emplace(id, std::move(chunk));
+        ++workers_[static_cast<std::size_t>(worker)].queued_chunks;
+        count_tasks_given(static_cast<std::size_t>(worker), n_tasks);
+        backend_.send_chunk(worker, id, placed.first->second.chunk);
+    }
+
     void dispatch() {
+        // Tasks to run again go first: they are the oldest, and ordered results wait for them.
+        while (!retry_queue_.empty()) {
+            const int worker = pick_worker();
+            if (worker < 0) return;
+            InFlight chunk = std::move(retry_queue_.front());
+            retry_queue_.pop_front();
+            send(worker, std::move(chunk));
+        }
         while (!input_done_) {
             const int worker = pick_worker();
             if (worker < 0) return;
@@ -228,24 +255,21 @@ private:
             const std::size_t taken = source_->fill(want, as_bytes, chunk);
             if (taken < want) input_done_ = true;
             if (taken == 0) return;
-            const std::uint64_t id = next_chunk_++;
-            auto placed =
-                in_flight_.emplace(id, InFlight{tasks_taken_, taken, worker, std::move(chunk)});
+            const std::uint64_t first_task = tasks_taken_;
             tasks_taken_ += taken;
             tasks_in_flight_ += taken;
-            ++workers_[static_cast<std::size_t>(worker)].queued_chunks;
-            count_tasks_given(static_cast<std::size_t>(worker), taken);
-            backend_.send_chunk(worker, id, placed.first->second.chunk);
+            send(worker, InFlight{first_task, taken, worker, std::move(chunk)});
         }
     }
 
     bool take_ready(CompletedChunk& out) {
         if (settings_.ordered) {
+            // Keyed by first task: a chunk run again in pieces still fills its place in order.
             auto found = ready_in_order_.find(next_delivery_);
             if (found == ready_in_order_.end()) return false;
             out = std::move(found->second);
             ready_in_order_.erase(found);
-            ++next_delivery_;
+            next_delivery_ += out.n_tasks;
         } else {
             if (ready_.empty()) return false;
             out = std::move(ready_.front());
@@ -269,11 +293,20 @@ private:
                 if (--worker.queued_chunks == 0 && worker.retiring) backend_.stop(chunk.worker);
                 if (!settings_.lazy) tasks_in_flight_ -= chunk.n_tasks;
                 in_flight_.erase(found);
-                if (settings_.ordered) {
-                    ready_in_order_.emplace(done.index, std::move(done));
-                } else {
-                    ready_.push_back(std::move(done));
+                make_ready(std::move(done));
+                return;
+            }
+            case WorkerEvent::Kind::task_skipped: {
+                auto found = in_flight_.find(event.chunk_id);
+                if (found != in_flight_.end() && event.error.task_index >= 0) {
+                    event.error.task_index += static_cast<std::int64_t>(found->second.first_task);
                 }
+                const std::int64_t task = event.error.task_index;
+                std::string args = event.error.task_args;
+                const int attempts = event.error.attempts;
+                skip(task, std::move(args), attempts, [&] {
+                    throw_task_error(std::move(event.error), core_->registered_exceptions);
+                });
                 return;
             }
             case WorkerEvent::Kind::chunk_failed: {
@@ -287,7 +320,11 @@ private:
                 return;
             }
             case WorkerEvent::Kind::worker_died:
-                record_failure([this, &event] { handle_death(event); });
+                if (recovers_tasks() && holds_chunks(event.worker)) {
+                    recover(event);
+                } else {
+                    record_failure([this, &event] { handle_death(event); });
+                }
                 return;
             case WorkerEvent::Kind::exit_result:  // from a worker replaced after its lifespan
                 core_->keep_exit_result(event);
@@ -339,9 +376,14 @@ private:
             replace_worker(event.worker);
             return;
         }
-        const std::uint64_t first = running->first_task;
-        const std::uint64_t last = first + running->n_tasks - 1;
-        const std::string first_args = kernel_->describe_task(running->chunk, 0);
+        throw died_error(event, *running);
+    }
+
+    WorkerDiedError died_error(const WorkerEvent& event, const InFlight& running) const {
+        const posix::ExitStatus status{event.exit_code, event.signal};
+        const std::uint64_t first = running.first_task;
+        const std::uint64_t last = first + running.n_tasks - 1;
+        const std::string first_args = kernel_->describe_task(running.chunk, 0);
         std::string message = fmt::format("mpire: worker {} died with {} while running ",
                                           event.worker, posix::describe(status));
         if (last == first) {
@@ -353,7 +395,115 @@ private:
                 message += fmt::format(" (task {} has arguments: {})", first, first_args);
             }
         }
-        throw WorkerDiedError(message, event.worker, event.exit_code, event.signal);
+        return {message, event.worker, event.exit_code, event.signal};
+    }
+
+    // on_error: tasks whose worker died or timed out run again, or are left out.
+    [[nodiscard]] bool recovers_tasks() const noexcept {
+        return settings_.retries > 0 || settings_.skip_into != nullptr;
+    }
+
+    [[nodiscard]] bool holds_chunks(int worker) const {
+        return std::any_of(in_flight_.begin(), in_flight_.end(),
+                           [worker](const auto& entry) { return entry.second.worker == worker; });
+    }
+
+    void make_ready(CompletedChunk done) {
+        if (settings_.ordered) {
+            const std::uint64_t first_task = done.first_task;
+            ready_in_order_.emplace(first_task, std::move(done));
+        } else {
+            ready_.push_back(std::move(done));
+        }
+    }
+
+    // Gives up on a task: reports it in `skip_into` and delivers its place without a result, or,
+    // without `skip_into`, fails the call. `throw_it` throws what the caller would get.
+    template <class Throw>
+    void skip(std::int64_t task, std::string args, int attempts, Throw&& throw_it) {
+        if (settings_.skip_into == nullptr) {
+            record_failure(std::forward<Throw>(throw_it));
+            return;
+        }
+        TaskFailure failure{task, std::move(args), attempts, nullptr, {}};
+        try {
+            throw_it();
+        } catch (const std::exception& e) {
+            failure.error = std::current_exception();
+            failure.message = e.what();
+        } catch (...) {
+            failure.error = std::current_exception();
+        }
+        settings_.skip_into->push_back(std::move(failure));
+    }
+
+    // A worker died (or was killed for a task's timeout) with chunks: the one it ran goes again
+    // in pieces of one task, so that only the task that took it down is counted and, when its
+    // retries are used up, left out; the chunks it had not started go again as they are.
+    void recover(const WorkerEvent& event) {
+        const int worker = event.worker;
+        const std::optional<TimedOut> timed_out =
+            workers_[static_cast<std::size_t>(worker)].timed_out;
+        std::vector<std::uint64_t> held;
+        for (const auto& [id, chunk] : in_flight_) {
+            if (chunk.worker == worker) held.push_back(id);
+        }
+        std::sort(held.begin(), held.end());
+        replace_worker(worker);
+        for (const std::uint64_t id : held) {
+            InFlight chunk = std::move(in_flight_.at(id));
+            in_flight_.erase(id);
+            if (id != held.front()) {
+                retry_queue_.push_back(std::move(chunk));
+                continue;
+            }
+            // Which task took the worker down: the one that timed out; the only one; or unknown
+            // until the pieces run alone. A kill that came after its task finished blames none.
+            std::optional<std::size_t> culprit;
+            if (timed_out) {
+                if (timed_out->chunk_id == id) culprit = timed_out->task;
+            } else if (chunk.n_tasks == 1) {
+                culprit = 0;
+            }
+            std::vector<Payload> pieces =
+                chunk.n_tasks == 1 ? std::vector<Payload>{} : kernel_->split_chunk(chunk.chunk);
+            if (chunk.n_tasks > 1 && pieces.size() != chunk.n_tasks) {
+                record_failure([&] { throw died_error(event, chunk); });
+                return;
+            }
+            for (std::size_t i = 0; i < chunk.n_tasks; ++i) {
+                InFlight piece{chunk.first_task + i, 1, worker,
+                               chunk.n_tasks == 1 ? std::move(chunk.chunk) : std::move(pieces[i])};
+                if (culprit != i) {
+                    retry_queue_.push_back(std::move(piece));
+                } else {
+                    blame(event, timed_out, std::move(piece));
+                }
+            }
+        }
+    }
+
+    // The task in `piece` took its worker down: it runs again if it has retries left.
+    void blame(const WorkerEvent& event, const std::optional<TimedOut>& timed_out, InFlight piece) {
+        const int attempts = ++deaths_[piece.first_task];
+        if (attempts <= settings_.retries) {
+            retry_queue_.push_back(std::move(piece));
+            return;
+        }
+        deaths_.erase(piece.first_task);
+        const auto task = static_cast<std::int64_t>(piece.first_task);
+        std::string args = kernel_->describe_task(piece.chunk, 0);
+        skip(task, args, attempts, [&] {
+            if (!timed_out) throw died_error(event, piece);
+            throw TimeoutError(task_timeout_message(fmt::format("task {}", task), event.worker,
+                                                    timed_out->timeout, args, true));
+        });
+        if (failure_) return;
+        // Its place in the results stays empty.
+        CompletedChunk left_out{0, piece.first_task, 1, {}};
+        encode_size(left_out.results.bytes, 0);
+        if (!settings_.lazy) tasks_in_flight_ -= 1;
+        make_ready(std::move(left_out));
     }
 
     // The timeout that applies to what worker `w`'s clock shows, if any.
@@ -389,7 +539,7 @@ private:
         const std::int64_t now = WorkerClock::now_ns();
         Deadline look;
         for (std::size_t w = 0; w < workers_.size(); ++w) {
-            if (!has_work(w)) continue;
+            if (!has_work(w) || workers_[w].timed_out) continue;
             const WorkerClock::Reading reading = core_->clocks[w].read();
             look = earliest(look, deadline_at(next_look_ns(reading, applicable_timeout(w, reading),
                                                            *shortest, now)));
@@ -401,7 +551,7 @@ private:
     void check_timeouts() {
         const std::int64_t now = WorkerClock::now_ns();
         for (std::size_t w = 0; w < workers_.size() && !failure_; ++w) {
-            if (!has_work(w)) continue;
+            if (!has_work(w) || workers_[w].timed_out) continue;
             const WorkerClock::Reading reading = core_->clocks[w].read();
             const std::optional<Seconds> timeout = applicable_timeout(w, reading);
             if (!overdue(reading, timeout, now)) continue;
@@ -411,6 +561,13 @@ private:
                     throw TimeoutError(hook_timeout_message(worker, reading.phase, *timeout,
                                                             backend_.uses_bytes()));
                 });
+                continue;
+            }
+            if (recovers_tasks() && backend_.uses_bytes()) {
+                // A process can be killed alone: its death brings the task back (recover()).
+                if (backend_.kill(worker, reading.chunk_id) == Backend::KillResult::killed) {
+                    workers_[w].timed_out = TimedOut{reading.chunk_id, reading.task, *timeout};
+                }
                 continue;
             }
             const InFlight& chunk = in_flight_.at(reading.chunk_id);
@@ -426,6 +583,13 @@ private:
 
     void finish() {
         status_ = Status::finished;
+        if (settings_.skip_into != nullptr) {
+            auto& report = *settings_.skip_into;
+            std::sort(report.begin() + static_cast<std::ptrdiff_t>(reported_before_), report.end(),
+                      [](const TaskFailure& a, const TaskFailure& b) {
+                          return a.task_index < b.task_index;
+                      });
+        }
         core_->busy = false;
         if (!core_->keep_alive) core_->join_workers();
     }
@@ -460,8 +624,12 @@ private:
     std::unordered_map<std::uint64_t, InFlight> in_flight_;
     struct WorkerState {
         std::size_t queued_chunks = 0;
-        bool retiring = false;  // reached worker_lifespan; replaced when its chunks end
+        bool retiring = false;              // reached worker_lifespan; replaced when its chunks end
+        std::optional<TimedOut> timed_out;  // killed for a task's timeout; its death is due
     };
+    std::deque<InFlight> retry_queue_;               // chunks to run again, sent before new input
+    std::unordered_map<std::uint64_t, int> deaths_;  // per task: runs that took a worker down
+    std::size_t reported_before_ = 0;                // skip_into's size when the call started
     std::vector<WorkerState> workers_;
     std::map<std::uint64_t, CompletedChunk> ready_in_order_;
     std::deque<CompletedChunk> ready_;

@@ -50,6 +50,8 @@ void validate(const MapOptions& options) {
     require(!options.n_splits || *options.n_splits >= 1, "mpire: n_splits must be at least 1");
     require(!options.worker_lifespan || *options.worker_lifespan >= 1,
             "mpire: worker_lifespan must be at least 1");
+    require(options.on_error.retries >= 0,
+            "mpire: on_error.retries must not be negative; 0 runs a failed task once");
     reject_unsupported(options.progress_bar, "progress_bar");
     reject_unsupported(options.progress_bar_style.has_value(), "progress_bar_style");
     reject_unsupported(options.progress_bar_options != ProgressBarOptions{},
@@ -64,6 +66,8 @@ RunSettings resolve_run_settings(const MapOptions& options, std::optional<std::u
     RunSettings settings;
     settings.ordered = ordered;
     settings.lazy = lazy;
+    settings.retries = options.on_error.retries;
+    settings.skip_into = options.on_error.skip_into;
     if (options.worker_lifespan) {
         settings.worker_lifespan = static_cast<std::uint64_t>(*options.worker_lifespan);
     }

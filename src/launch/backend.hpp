@@ -15,6 +15,7 @@ struct WorkerEvent {
     enum class Kind {
         chunk_done,     // `results` holds chunk `chunk_id`'s results
         chunk_failed,   // a task of chunk `chunk_id` threw: `error`
+        task_skipped,   // a task of chunk `chunk_id` failed and was left out of its results
         worker_died,    // the worker ended without being asked to: `exit_code` / `signal`
         worker_exited,  // the worker ended after `stop(worker)`
         exit_result,    // what the worker's exit function returned: `results`

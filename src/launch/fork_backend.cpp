@@ -185,8 +185,11 @@ void ForkBackend::receive_from(int worker, std::vector<WorkerEvent>& events) {
         } else if (frame.type == transport::FrameType::exit_result) {
             event.kind = WorkerEvent::Kind::exit_result;
             event.results.bytes = std::move(frame.body);
-        } else if (frame.type == transport::FrameType::task_failed) {
-            event.kind = WorkerEvent::Kind::chunk_failed;
+        } else if (frame.type == transport::FrameType::task_failed ||
+                   frame.type == transport::FrameType::task_skipped) {
+            event.kind = frame.type == transport::FrameType::task_failed
+                             ? WorkerEvent::Kind::chunk_failed
+                             : WorkerEvent::Kind::task_skipped;
             ByteReader in(frame.body.view());
             decode(in, event.error);
         } else {

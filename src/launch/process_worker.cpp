@@ -19,11 +19,28 @@ constexpr int exit_broken_channel = 70;  // EX_SOFTWARE: the parent sent somethi
 // A failure that belongs to no chunk (the worker's exit function).
 constexpr std::uint64_t no_chunk = std::numeric_limits<std::uint64_t>::max();
 
-bool send_failure(int channel_fd, ByteBuffer& reply, const TaskError& error, std::uint64_t id) {
+bool send_error(int channel_fd, ByteBuffer& reply, const TaskError& error, std::uint64_t id,
+                transport::FrameType type) {
     transport::begin_frame(reply);
     encode(reply, error);
-    transport::finish_frame(reply, transport::FrameType::task_failed, id);
+    transport::finish_frame(reply, type, id);
     return posix::write_all(channel_fd, reply.data(), reply.size());
+}
+
+bool send_failure(int channel_fd, ByteBuffer& reply, const TaskError& error, std::uint64_t id) {
+    return send_error(channel_fd, reply, error, id, transport::FrameType::task_failed);
+}
+
+// The tasks a chunk left out, each reported before the chunk's results.
+bool send_skipped(int channel_fd, std::vector<TaskError>& skipped, std::uint64_t id) {
+    ByteBuffer frame;
+    for (const TaskError& error : skipped) {
+        if (!send_error(channel_fd, frame, error, id, transport::FrameType::task_skipped)) {
+            return false;
+        }
+    }
+    skipped.clear();
+    return true;
 }
 
 // Runs the exit function and sends what it returned (or threw) before the worker exits.
@@ -83,6 +100,7 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel,
                     initialised = true;
                     const bool done = current->run_bytes(context, in, reply, error);
                     if (clock != nullptr) clock->end();
+                    if (!send_skipped(channel_fd, context.skipped, header.id)) return exit_ok;
                     if (done) {
                         transport::finish_frame(reply, transport::FrameType::result, header.id);
                         if (!posix::write_all(channel_fd, reply.data(), reply.size())) {

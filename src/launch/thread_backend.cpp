@@ -106,6 +106,15 @@ void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
                 ready && kernel->run_boxed(context, *message.chunk, event.results.box, event.error);
             if (context.clock != nullptr) context.clock->end();
         }
+        for (TaskError& skipped : context.skipped) {
+            WorkerEvent left_out;
+            left_out.kind = WorkerEvent::Kind::task_skipped;
+            left_out.worker = worker;
+            left_out.chunk_id = message.chunk_id;
+            left_out.error = std::move(skipped);
+            push_event(std::move(left_out));
+        }
+        context.skipped.clear();
         // A failing init fails the chunk it was run for.
         event.kind = done ? WorkerEvent::Kind::chunk_done : WorkerEvent::Kind::chunk_failed;
         message.chunk.reset();  // the user's elements are destroyed on the worker, not later

@@ -93,6 +93,8 @@ public:
     [[nodiscard]] std::size_t remaining() const noexcept {
         return static_cast<std::size_t>(end_ - at_);
     }
+    /// The bytes not read yet.
+    [[nodiscard]] std::span<const std::byte> rest() const noexcept { return {at_, remaining()}; }
 
 private:
     const std::byte* at_ = nullptr;

@@ -27,6 +27,14 @@ struct CallTimeouts {
     std::optional<Seconds> exit;
 };
 
+/// What a kernel does with a task that throws (MapOptions::on_error): run it again up to
+/// `retries` times, then fail the chunk, or with `skip` leave it out of the results, report it
+/// in `WorkerContext::skipped` and go on with the chunk.
+struct TaskRetries {
+    int retries = 0;
+    bool skip = false;
+};
+
 struct KernelContext {
     LeadFlags lead;
     // The shared objects. Under fork their address stays valid in the workers (they inherit the
@@ -36,6 +44,7 @@ struct KernelContext {
     std::shared_ptr<Hook> exit;
     /// The call's timeouts: workers record each task's start only when `task` is set.
     CallTimeouts timeouts;
+    TaskRetries on_error;
 };
 
 /// A user function turned into something that runs a chunk of tasks. It is built in the
@@ -58,6 +67,9 @@ public:
     /// empty when they cannot be printed. Never throws.
     [[nodiscard]] virtual std::string describe_task(const Payload& chunk,
                                                     std::size_t index) const = 0;
+    /// Parent side: a byte chunk cut into chunks of one task each, to run again after its
+    /// worker died. Empty when it cannot be decoded.
+    [[nodiscard]] virtual std::vector<Payload> split_chunk(const Payload& chunk) const = 0;
 
     /// Runs the worker_init function, if any, as the worker starts. Returns false and fills
     /// `error` when it throws.
@@ -111,6 +123,10 @@ struct RunSettings {
     std::uint64_t max_tasks_active = 1;
     std::optional<std::uint64_t> worker_lifespan;  // tasks after which a worker is replaced
     bool ordered = true;
+    /// MapOptions::on_error: attempts after the first for a task that failed, and where tasks
+    /// given up on are reported (null: the call fails).
+    int retries = 0;
+    std::vector<TaskFailure>* skip_into = nullptr;
     /// imap: results count as active until they are handed to the caller, so an iteration the
     /// caller does not advance stops pulling input (bounded memory). map: until they arrive.
     bool lazy = false;

@@ -74,6 +74,27 @@ public:
         }
     }
 
+    [[nodiscard]] std::vector<Payload> split_chunk(const Payload& chunk) const override {
+        std::vector<Payload> pieces;
+        if (chunk.bytes.size() < frame_header_size) return pieces;
+        try {
+            ByteReader in(chunk.bytes.view().subspan(frame_header_size));
+            const std::size_t n = decode_size(in);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::span<const std::byte> rest = in.rest();
+                E element{};
+                decode(in, element);
+                Payload& piece = pieces.emplace_back();
+                piece.bytes.extend(frame_header_size);
+                encode_size(piece.bytes, 1);
+                piece.bytes.append(rest.data(), rest.size() - in.remaining());
+            }
+        } catch (...) {
+            pieces.clear();
+        }
+        return pieces;
+    }
+
     static std::unique_ptr<Kernel> rebuild(ByteReader& state) {
         if constexpr (is_shippable<F>) {
             KernelContext context = decode_kernel_context(state);
@@ -98,26 +119,41 @@ private:
     template <int Form>
     bool run_bytes_as(WorkerContext& context, ByteReader& in, ByteBuffer& out, TaskError& error) {
         const std::size_t n = decode_size(in);
+        const std::size_t count_at = out.size();
         encode_size(out, n);
+        std::uint64_t n_results = 0;
         WorkerClock* const clock = context_.timeouts.task ? context.clock : nullptr;
         for (std::size_t i = 0; i < n; ++i) {
-            if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
             const ByteReader item_start = in;
-            E item{};
-            try {
-                // A user type's load() may throw: that is the task failing. The call may move
-                // from `item` (it can be decoded again for a message); threading workers below
-                // keep theirs intact instead.
-                decode(in, item);
-                encode(out,
-                       call_form<Signature, true, Form>(f_, item, context, context_.shared.get()));
-            } catch (...) {
-                // The call may have moved from `item`: decode it again for the message.
-                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+            for (int attempt = 1;; ++attempt) {
+                if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
+                const std::size_t result_at = out.size();
+                E item{};
+                try {
+                    // A user type's load() may throw: that is the task failing. The call may
+                    // move from `item`, so each attempt decodes it afresh; threading workers
+                    // below keep theirs intact instead.
+                    in = item_start;
+                    decode(in, item);
+                    encode(out, call_form<Signature, true, Form>(f_, item, context,
+                                                                 context_.shared.get()));
+                    ++n_results;
+                    break;
+                } catch (...) {
+                    out.shrink_by(out.size() - result_at);  // a result only partly encoded
+                    if (attempt <= context_.on_error.retries) continue;
+                    error =
+                        capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
                                                   describe_encoded(item_start));
-                return false;
+                    error.attempts = attempt;
+                    // Skipping needs to know where the next task starts.
+                    if (!context_.on_error.skip || !skip_item(item_start, in)) return false;
+                    context.skipped.push_back(std::move(error));
+                    break;
+                }
             }
         }
+        if (n_results != n) std::memcpy(out.data() + count_at, &n_results, sizeof n_results);
         return true;
     }
 
@@ -129,18 +165,38 @@ private:
         results.reserve(items.size());
         WorkerClock* const clock = context_.timeouts.task ? context.clock : nullptr;
         for (std::size_t i = 0; i < items.size(); ++i) {
-            if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
-            try {
-                results.push_back(call_form<Signature, false, Form>(f_, items[i], context,
-                                                                    context_.shared.get()));
-            } catch (...) {
-                error = capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
+            for (int attempt = 1;; ++attempt) {
+                if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
+                try {
+                    results.push_back(call_form<Signature, false, Form>(f_, items[i], context,
+                                                                        context_.shared.get()));
+                    break;
+                } catch (...) {
+                    if (attempt <= context_.on_error.retries) continue;
+                    error =
+                        capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
                                                   describe_element(items[i]));
-                return false;
+                    error.attempts = attempt;
+                    if (!context_.on_error.skip) return false;
+                    context.skipped.push_back(std::move(error));
+                    break;
+                }
             }
         }
         out = std::make_unique<TypedBox<Results>>(std::move(results));
         return true;
+    }
+
+    // Moves `in` past the element that starts at `start`; false when it cannot be decoded.
+    static bool skip_item(ByteReader start, ByteReader& in) noexcept {
+        try {
+            E element{};
+            decode(start, element);
+            in = start;
+            return true;
+        } catch (...) {
+            return false;
+        }
     }
 
     // Only for messages about a failure: never throws, so it cannot replace that failure.

@@ -43,12 +43,13 @@ struct TaskError {
     std::string task_args;
     std::string stage;  // empty for a task; "worker_init" or "worker_exit"
     std::string traceback;
+    std::int32_t attempts = 1;
     std::exception_ptr original{};  // threading workers only; never serialized
 
     template <class Archive>
     void serialize(Archive& archive) {
         archive(kind, system_error_code, system_error_category, worker_id, task_index, type_name,
-                message, task_args, stage, traceback);
+                message, task_args, stage, traceback, attempts);
     }
 };
 

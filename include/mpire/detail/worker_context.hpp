@@ -5,8 +5,10 @@
 #include <memory>
 #include <typeinfo>
 #include <utility>
+#include <vector>
 
 #include "mpire/detail/byte_buffer.hpp"
+#include "mpire/detail/task_error.hpp"
 #include "mpire/detail/worker_clock.hpp"
 
 /// What a worker holds for its whole life, and how values travel to and from it.
@@ -60,6 +62,9 @@ struct WorkerContext {
     WorkerClock* clock = nullptr;
     /// The chunk being run (its id as the parent numbered it).
     std::uint64_t chunk_id = 0;
+    /// Tasks of this chunk that failed and were left out of its results (TaskRetries::skip),
+    /// for the worker to report before the chunk's results.
+    std::vector<TaskError> skipped{};
 };
 
 }  // namespace mpire::detail

@@ -1,0 +1,277 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <exception>
+#include <ranges>
+#include <stdexcept>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using mpire::StartMethod;
+using mpire::TaskFailure;
+using mpire::WorkerPool;
+using namespace std::chrono_literals;
+
+int fail_on_multiples_of_three(int x) {
+    if (x % 3 == 0) throw std::invalid_argument("a multiple of three");
+    return x * 10;
+}
+
+std::vector<int> expected_without_multiples_of_three(int n) {
+    std::vector<int> out;
+    for (int x = 0; x < n; ++x) {
+        if (x % 3 != 0) out.push_back(x * 10);
+    }
+    return out;
+}
+
+std::vector<long long> indices_of(const std::vector<TaskFailure>& failures) {
+    std::vector<long long> out;
+    for (const TaskFailure& failure : failures) out.push_back(failure.task_index);
+    return out;
+}
+
+// Throws the first `failures` times it runs for each input on this worker thread or process.
+int flaky(int x, int failures) {
+    thread_local std::vector<int> runs(64);
+    if (runs.at(static_cast<std::size_t>(x))++ < failures) throw std::runtime_error("flaky");
+    return x;
+}
+
+class OnErrorTest : public mpire::test::StartMethodTest {
+protected:
+    mpire::PoolOptions options() const { return {.n_jobs = 2, .start_method = GetParam()}; }
+};
+
+TEST_P(OnErrorTest, SkipLeavesFailedTasksOutAndReportsEachWithItsError) {
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    const std::vector<int> results =
+        pool.map(fail_on_multiples_of_three, std::views::iota(0, 20),
+                 {.chunk_size = 4, .on_error = {.skip_into = &failures}});
+    EXPECT_EQ(results, expected_without_multiples_of_three(20));
+    ASSERT_EQ(indices_of(failures), (std::vector<long long>{0, 3, 6, 9, 12, 15, 18}));
+    const TaskFailure& failure = failures[1];
+    EXPECT_EQ(failure.task_args, "Arg 0: 3");
+    EXPECT_EQ(failure.attempts, 1);
+    EXPECT_NE(failure.message.find("a multiple of three"), std::string::npos) << failure.message;
+    try {
+        std::rethrow_exception(failure.error);
+    } catch (const std::invalid_argument& e) {
+        const auto* info = dynamic_cast<const mpire::WorkerErrorInfo*>(&e);
+        ASSERT_NE(info, nullptr);
+        EXPECT_EQ(info->task_index(), 3);
+        EXPECT_EQ(info->original_message(), "a multiple of three");
+    }
+}
+
+TEST_P(OnErrorTest, EveryMapFlavourSkips) {
+    WorkerPool pool(options());
+    const auto inputs = std::views::iota(0, 30);
+    const mpire::MapOptions skip_options{.chunk_size = 2, .on_error = {}};
+    auto run = [&](auto&& call) {
+        std::vector<TaskFailure> failures;
+        mpire::MapOptions options = skip_options;
+        options.on_error.skip_into = &failures;
+        std::vector<int> results = call(options);
+        EXPECT_EQ(failures.size(), 10U);
+        return results;
+    };
+    EXPECT_EQ(run([&](const auto& o) { return pool.map(fail_on_multiples_of_three, inputs, o); }),
+              expected_without_multiples_of_three(30));
+    std::vector<int> unordered = run(
+        [&](const auto& o) { return pool.map_unordered(fail_on_multiples_of_three, inputs, o); });
+    std::sort(unordered.begin(), unordered.end());
+    EXPECT_EQ(unordered, expected_without_multiples_of_three(30));
+    EXPECT_EQ(run([&](const auto& o) {
+                  std::vector<int> out;
+                  for (int r : pool.imap(fail_on_multiples_of_three, inputs, o)) out.push_back(r);
+                  return out;
+              }),
+              expected_without_multiples_of_three(30));
+    std::vector<int> lazy_unordered = run([&](const auto& o) {
+        std::vector<int> out;
+        for (int r : pool.imap_unordered(fail_on_multiples_of_three, inputs, o)) out.push_back(r);
+        return out;
+    });
+    std::sort(lazy_unordered.begin(), lazy_unordered.end());
+    EXPECT_EQ(lazy_unordered, expected_without_multiples_of_three(30));
+}
+
+TEST_P(OnErrorTest, RetriesRunAFailingTaskAgainUntilItSucceeds) {
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    const std::vector<int> results =
+        pool.map([](int x) { return flaky(x, 2); }, std::views::iota(0, 12),
+                 {.chunk_size = 3, .on_error = {.retries = 2, .skip_into = &failures}});
+    EXPECT_EQ(results, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
+    EXPECT_TRUE(failures.empty());
+}
+
+TEST_P(OnErrorTest, RetriesUsedUpRaiseByDefault) {
+    WorkerPool pool(options());
+    EXPECT_THROW(pool.map([](int x) { return flaky(x, 2); }, std::views::iota(0, 6),
+                          {.on_error = {.retries = 1}}),
+                 std::runtime_error);
+}
+
+TEST_P(OnErrorTest, RetriesUsedUpThenSkipReportsEveryAttempt) {
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    const std::vector<int> results =
+        pool.map([](int x) { return x == 4 ? flaky(x, 5) : x; }, std::views::iota(0, 6),
+                 {.on_error = {.retries = 3, .skip_into = &failures}});
+    EXPECT_EQ(results, (std::vector<int>{0, 1, 2, 3, 5}));
+    ASSERT_EQ(failures.size(), 1U);
+    EXPECT_EQ(failures[0].task_index, 4);
+    EXPECT_EQ(failures[0].attempts, 4);
+}
+
+TEST_P(OnErrorTest, AFailedTaskDoesNotRunItsNeighboursAgain) {
+    WorkerPool pool(options());
+    mpire::SharedArray<std::atomic<int>> runs(10);
+    std::vector<TaskFailure> failures;
+    pool.map(
+        [&runs](int x) {
+            ++runs[static_cast<std::size_t>(x)];
+            if (x == 5) throw std::runtime_error("five");
+            return x;
+        },
+        std::views::iota(0, 10), {.chunk_size = 10, .on_error = {.skip_into = &failures}});
+    for (const std::atomic<int>& count : runs) EXPECT_EQ(count.load(), 1);
+    EXPECT_EQ(failures.size(), 1U);
+}
+
+TEST_P(OnErrorTest, TheReportKeepsWhatItHeldAndSortsWhatItGained) {
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures(1);
+    failures[0].task_index = 99;
+    pool.map_unordered(fail_on_multiples_of_three, std::views::iota(0, 10),
+                       {.chunk_size = 1, .on_error = {.skip_into = &failures}});
+    EXPECT_EQ(indices_of(failures), (std::vector<long long>{99, 0, 3, 6, 9}));
+}
+
+TEST_P(OnErrorTest, NegativeRetriesAreRejected) {
+    WorkerPool pool(options());
+    EXPECT_THROW(
+        pool.map(fail_on_multiples_of_three, std::vector{1}, {.on_error = {.retries = -1}}),
+        std::invalid_argument);
+}
+
+TEST_P(OnErrorTest, WorkerInitFailuresStillStopTheCall) {
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    EXPECT_THROW(pool.map([](int x) { return x; }, std::views::iota(0, 4),
+                          {.worker_init = [] { throw std::runtime_error("init"); },
+                           .on_error = {.retries = 2, .skip_into = &failures}}),
+                 std::runtime_error);
+    EXPECT_TRUE(failures.empty());
+}
+
+TEST_P(OnErrorTest, ThePoolWorksNormallyAfterwards) {
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    pool.map(fail_on_multiples_of_three, std::views::iota(0, 6),
+             {.on_error = {.skip_into = &failures}});
+    EXPECT_THROW(pool.map(fail_on_multiples_of_three, std::views::iota(0, 6)),
+                 std::invalid_argument);
+    EXPECT_EQ(pool.map([](int x) { return x; }, std::vector{1, 2}), (std::vector{1, 2}));
+}
+
+MPIRE_TEST_ON_EVERY_START_METHOD(OnErrorTest);
+
+// Workers that die: only processes can.
+class OnErrorDeathTest : public mpire::test::LeakChecked<> {
+protected:
+    static mpire::PoolOptions options() { return {.n_jobs = 2}; }
+};
+
+int crash_on_five(int x) {
+    if (x == 5) std::raise(SIGSEGV);
+    return x;
+}
+
+TEST_F(OnErrorDeathTest, ACrashingTaskIsSkippedAndItsChunkNeighboursStillDeliver) {
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    const std::vector<int> results =
+        pool.map(crash_on_five, std::views::iota(0, 12),
+                 {.chunk_size = 4, .on_error = {.skip_into = &failures}});
+    EXPECT_EQ(results, (std::vector<int>{0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11}));
+    ASSERT_EQ(failures.size(), 1U);
+    EXPECT_EQ(failures[0].task_index, 5);
+    EXPECT_EQ(failures[0].task_args, "Arg 0: 5");
+    EXPECT_EQ(failures[0].attempts, 1);
+    try {
+        std::rethrow_exception(failures[0].error);
+    } catch (const mpire::WorkerDiedError& e) {
+        EXPECT_EQ(e.signal(), SIGSEGV);
+        EXPECT_NE(std::string(e.what()).find("task 5"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(OnErrorDeathTest, ACrashIsRetriedOnAFreshWorker) {
+    mpire::SharedArray<std::atomic<int>> crashes(1);
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    const std::vector<int> results = pool.map(
+        [&crashes](int x) {
+            if (x == 7 && crashes[0].fetch_add(1) == 0) std::raise(SIGKILL);
+            return x;
+        },
+        std::views::iota(0, 10),
+        {.chunk_size = 3, .on_error = {.retries = 1, .skip_into = &failures}});
+    EXPECT_EQ(results, (std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+    EXPECT_TRUE(failures.empty());
+    EXPECT_EQ(crashes[0].load(), 2);
+}
+
+TEST_F(OnErrorDeathTest, ACrashPastItsRetriesRaisesWithoutSkip) {
+    WorkerPool pool(options());
+    EXPECT_THROW(pool.map(crash_on_five, std::views::iota(0, 8), {.on_error = {.retries = 2}}),
+                 mpire::WorkerDiedError);
+}
+
+int hang_on_three(int x) {
+    if (x == 3) ::pause();
+    return x;
+}
+
+TEST_F(OnErrorDeathTest, ATaskPastItsTimeoutIsKilledAndSkipped) {
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    const std::vector<int> results = pool.map(hang_on_three, std::views::iota(0, 8),
+                                              {.chunk_size = 2,
+                                               .task_timeout = 50ms,
+                                               .on_error = {.retries = 1, .skip_into = &failures}});
+    EXPECT_EQ(results, (std::vector<int>{0, 1, 2, 4, 5, 6, 7}));
+    ASSERT_EQ(failures.size(), 1U);
+    EXPECT_EQ(failures[0].task_index, 3);
+    EXPECT_EQ(failures[0].attempts, 2);
+    EXPECT_THROW(std::rethrow_exception(failures[0].error), mpire::TimeoutError);
+    EXPECT_NE(failures[0].message.find("task 3"), std::string::npos) << failures[0].message;
+}
+
+TEST(OnErrorThreadsTest, ATimeoutOnAThreadingPoolStillFailsTheCall) {
+    WorkerPool pool({.n_jobs = 2, .start_method = StartMethod::threading});
+    std::vector<TaskFailure> failures;
+    EXPECT_THROW(
+        pool.map(
+            [](int x, std::stop_token stop) {
+                while (x == 1 && !stop.stop_requested()) std::this_thread::yield();
+                return x;
+            },
+            std::views::iota(0, 4), {.task_timeout = 50ms, .on_error = {.skip_into = &failures}}),
+        mpire::TimeoutError);
+}
+
+}  // namespace
