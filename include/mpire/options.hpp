@@ -153,18 +153,46 @@ private:
     std::shared_ptr<detail::Hook> hook_;
 };
 
-/// Progress bar look, as MPIRE's `progress_bar_style`. Not supported yet.
-enum class ProgressBarStyle { std, rich, dashboard };
-
-/// tqdm's options for the progress bar. Not supported yet.
-struct ProgressBarOptions {
-    std::string desc{};
-    std::string unit = "it";
-    bool operator==(const ProgressBarOptions&) const = default;
-};
-
 /// Durations are seconds as `double`, like MPIRE's; any `std::chrono` duration converts.
 using Seconds = std::chrono::duration<double>;
+
+/// Progress bar look, as MPIRE's `progress_bar_style`: `std` is tqdm's bar, `rich` a coloured
+/// bar in the spirit of Python's rich, `dashboard` only the web dashboard (not supported yet:
+/// it throws std::invalid_argument).
+enum class ProgressBarStyle { std, rich, dashboard };
+
+/// The style of calls that set none (`std` to begin with), as MPIRE's
+/// PROGRESS_BAR_DEFAULT_STYLE. Global to the program; set it before starting map calls.
+void set_default_progress_bar_style(ProgressBarStyle style) noexcept;
+[[nodiscard]] ProgressBarStyle default_progress_bar_style() noexcept;
+
+/// tqdm's options for the progress bar, with tqdm's meaning, in tqdm's order. `total` and
+/// `leave` are MPIRE's to set (the input's size; the bar always stays). An option tqdm has and
+/// this struct does not is a compile error.
+struct ProgressBarOptions {
+    /// Shown before the bar, followed by ": ".
+    std::string desc{};
+    /// Width of the whole line; unset: the terminal's width (a bar of 10 characters when stderr
+    /// is not a terminal). 0 draws no bar.
+    std::optional<int> ncols{};
+    /// Least time between two redraws.
+    Seconds mininterval{0.1};
+    /// Draw the bar with " 123456789#"; unset: Unicode blocks when the locale is UTF-8.
+    std::optional<bool> ascii{};
+    /// No bar at all.
+    bool disable = false;
+    std::string unit = "it";
+    /// Counts and rates with SI prefixes (1.23M).
+    bool unit_scale = false;
+    /// Weight of the latest speed in the shown rate, 0 (average since the start) to 1.
+    double smoothing = 0.3;
+    /// Line of the terminal to draw on, counting down from the cursor's: bars of nested pools
+    /// at different positions do not overwrite each other.
+    int position = 0;
+    /// Bar colour: black, red, green, yellow, blue, magenta, cyan, white or "#rrggbb".
+    std::string colour{};
+    bool operator==(const ProgressBarOptions&) const = default;
+};
 
 struct TaskFailure;
 

@@ -330,7 +330,8 @@ private:
                                       hooks.init,
                                       hooks.exit,
                                       {timeouts.task, hooks.init_timeout, hooks.exit_timeout},
-                                      {}});
+                                      {},
+                                      false});
             detail::ApplyTask task;
             task.shipping = kernel->shipping();
             task.kernel = std::move(kernel);

@@ -94,6 +94,7 @@ bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
     }
     encode(out, context.on_error.retries);
     encode(out, context.on_error.skip);
+    encode(out, context.report_progress);
     return encode_hook(out, context.init) && encode_hook(out, context.exit);
 }
 
@@ -110,6 +111,7 @@ KernelContext decode_kernel_context(ByteReader& in) {
     }
     decode(in, context.on_error.retries);
     decode(in, context.on_error.skip);
+    decode(in, context.report_progress);
     context.init = decode_hook(in);
     context.exit = decode_hook(in);
     return context;

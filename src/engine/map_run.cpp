@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
@@ -15,6 +16,7 @@
 #include "mpire/detail/engine.hpp"
 #include "mpire/errors.hpp"
 #include "posix/process.hpp"
+#include "progress/progress_bar.hpp"
 
 namespace mpire::detail {
 
@@ -35,6 +37,11 @@ public:
         core_->exit_results.clear();
         try {
             prepare_workers();
+            if (settings_.progress_bar) {
+                progress_.emplace(settings_.progress_options, settings_.progress_style,
+                                  settings_.n_tasks, STDERR_FILENO,
+                                  progress::Terminal::of(STDERR_FILENO));
+            }
         } catch (...) {
             abandon();
             throw;
@@ -76,10 +83,11 @@ public:
                     return false;
                 }
                 events_.clear();
-                if (backend_.wait_until(events_, next_timeout_look())) {
+                if (backend_.wait_until(events_, earliest(next_timeout_look(), next_draw()))) {
                     for (WorkerEvent& event : events_) handle(event);
                 }
                 check_timeouts();
+                if (progress_) progress_->update(tasks_done_ + tasks_under_way());
                 if (failure_) {
                     abandon();
                     status_ = Status::failing;
@@ -292,6 +300,7 @@ private:
                 WorkerState& worker = workers_[static_cast<std::size_t>(chunk.worker)];
                 if (--worker.queued_chunks == 0 && worker.retiring) backend_.stop(chunk.worker);
                 if (!settings_.lazy) tasks_in_flight_ -= chunk.n_tasks;
+                tasks_done_ += chunk.n_tasks;
                 in_flight_.erase(found);
                 make_ready(std::move(done));
                 return;
@@ -503,6 +512,7 @@ private:
         CompletedChunk left_out{0, piece.first_task, 1, {}};
         encode_size(left_out.results.bytes, 0);
         if (!settings_.lazy) tasks_in_flight_ -= 1;
+        ++tasks_done_;
         make_ready(std::move(left_out));
     }
 
@@ -581,8 +591,29 @@ private:
         }
     }
 
+    // Tasks of chunks still running that their workers finished (their clocks show it).
+    std::uint64_t tasks_under_way() const {
+        std::uint64_t n = 0;
+        for (std::size_t w = 0; w < workers_.size(); ++w) {
+            if (workers_[w].queued_chunks == 0) continue;
+            const WorkerClock::Reading reading = core_->clocks[w].read();
+            const auto found = in_flight_.find(reading.chunk_id);
+            if (reading.phase == WorkerClock::Phase::task && found != in_flight_.end() &&
+                found->second.worker == static_cast<int>(w)) {
+                n += std::min<std::uint64_t>(reading.task, found->second.n_tasks);
+            }
+        }
+        return n;
+    }
+
+    Deadline next_draw() const {
+        if (!progress_) return std::nullopt;
+        return progress_->next_draw();
+    }
+
     void finish() {
         status_ = Status::finished;
+        if (progress_) progress_->close(tasks_done_);
         if (settings_.skip_into != nullptr) {
             auto& report = *settings_.skip_into;
             std::sort(report.begin() + static_cast<std::ptrdiff_t>(reported_before_), report.end(),
@@ -597,7 +628,8 @@ private:
     // Stops the workers now and frees the pool; the run can no longer make progress.
     void abandon() noexcept {
         status_ = Status::failed;
-        if (core_->epoch != epoch_) return;  // terminate() already took the workers down
+        if (progress_) progress_->close(tasks_done_);  // the bar shows where the call stopped
+        if (core_->epoch != epoch_) return;            // terminate() already took the workers down
         backend_.kill_all();
         core_->forget_workers();
         core_->busy = false;
@@ -630,6 +662,8 @@ private:
     std::deque<InFlight> retry_queue_;               // chunks to run again, sent before new input
     std::unordered_map<std::uint64_t, int> deaths_;  // per task: runs that took a worker down
     std::size_t reported_before_ = 0;                // skip_into's size when the call started
+    std::uint64_t tasks_done_ = 0;  // in chunks that came back (skipped tasks included)
+    std::optional<progress::ProgressBar> progress_;
     std::vector<WorkerState> workers_;
     std::map<std::uint64_t, CompletedChunk> ready_in_order_;
     std::deque<CompletedChunk> ready_;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "mpire/detail/engine.hpp"
+#include "progress/progress_bar.hpp"
 
 namespace mpire::detail {
 
@@ -15,13 +16,6 @@ constexpr std::uint64_t default_splits_per_job = 64;  // MPIRE's default: 64 * n
 
 void require(bool ok, const char* message) {
     if (!ok) throw std::invalid_argument(message);
-}
-
-void reject_unsupported(bool is_set, const char* option) {
-    if (is_set) {
-        throw std::invalid_argument(fmt::format(
-            "mpire: the option {} is not supported yet by this version of mpire", option));
-    }
 }
 
 }  // namespace
@@ -52,10 +46,6 @@ void validate(const MapOptions& options) {
             "mpire: worker_lifespan must be at least 1");
     require(options.on_error.retries >= 0,
             "mpire: on_error.retries must not be negative; 0 runs a failed task once");
-    reject_unsupported(options.progress_bar, "progress_bar");
-    reject_unsupported(options.progress_bar_style.has_value(), "progress_bar_style");
-    reject_unsupported(options.progress_bar_options != ProgressBarOptions{},
-                       "progress_bar_options");
 }
 
 }  // namespace
@@ -66,6 +56,10 @@ RunSettings resolve_run_settings(const MapOptions& options, std::optional<std::u
     RunSettings settings;
     settings.ordered = ordered;
     settings.lazy = lazy;
+    settings.progress_style = options.progress_bar_style.value_or(default_progress_bar_style());
+    progress::validate_progress_options(options.progress_bar_options, settings.progress_style);
+    settings.progress_bar = options.progress_bar && !options.progress_bar_options.disable;
+    settings.progress_options = options.progress_bar_options;
     settings.retries = options.on_error.retries;
     settings.skip_into = options.on_error.skip_into;
     if (options.worker_lifespan) {

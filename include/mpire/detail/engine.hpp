@@ -45,6 +45,8 @@ struct KernelContext {
     /// The call's timeouts: workers record each task's start only when `task` is set.
     CallTimeouts timeouts;
     TaskRetries on_error;
+    /// Workers show each task's start on their clock for a progress bar, too.
+    bool report_progress = false;
 };
 
 /// A user function turned into something that runs a chunk of tasks. It is built in the
@@ -127,6 +129,10 @@ struct RunSettings {
     /// given up on are reported (null: the call fails).
     int retries = 0;
     std::vector<TaskFailure>* skip_into = nullptr;
+    /// progress_bar: drawn in the parent with these options (validated).
+    bool progress_bar = false;
+    ProgressBarOptions progress_options;
+    ProgressBarStyle progress_style = ProgressBarStyle::std;
     /// imap: results count as active until they are handed to the caller, so an iteration the
     /// caller does not advance stops pulling input (bounded memory). map: until they arrive.
     bool lazy = false;

@@ -122,7 +122,7 @@ private:
         const std::size_t count_at = out.size();
         encode_size(out, n);
         std::uint64_t n_results = 0;
-        WorkerClock* const clock = context_.timeouts.task ? context.clock : nullptr;
+        WorkerClock* const clock = tracks_tasks() ? context.clock : nullptr;
         for (std::size_t i = 0; i < n; ++i) {
             const ByteReader item_start = in;
             for (int attempt = 1;; ++attempt) {
@@ -163,7 +163,7 @@ private:
         Items& items = static_cast<TypedBox<Items>&>(in).value;
         Results results;
         results.reserve(items.size());
-        WorkerClock* const clock = context_.timeouts.task ? context.clock : nullptr;
+        WorkerClock* const clock = tracks_tasks() ? context.clock : nullptr;
         for (std::size_t i = 0; i < items.size(); ++i) {
             for (int attempt = 1;; ++attempt) {
                 if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
@@ -185,6 +185,10 @@ private:
         }
         out = std::make_unique<TypedBox<Results>>(std::move(results));
         return true;
+    }
+
+    [[nodiscard]] bool tracks_tasks() const noexcept {
+        return context_.timeouts.task.has_value() || context_.report_progress;
     }
 
     // Moves `in` past the element that starts at `start`; false when it cannot be decoded.

@@ -1,0 +1,259 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <pty.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using mpire::ProgressBarStyle;
+using mpire::WorkerPool;
+
+// What a map call wrote to stderr while stderr was a pseudo-terminal (`terminal`) or a pipe.
+std::string capture_stderr(bool terminal, const std::function<void()>& run) {
+    int reader = -1;
+    int writer = -1;
+    if (terminal) {
+        termios raw{};
+        ::cfmakeraw(&raw);  // bytes as written: no "\n" turned into "\r\n"
+        if (::openpty(&reader, &writer, nullptr, &raw, nullptr) != 0) {
+            throw std::runtime_error("openpty");
+        }
+    } else {
+        int fds[2];
+        if (::pipe(fds) != 0) throw std::runtime_error("pipe");
+        reader = fds[0];
+        writer = fds[1];
+    }
+    ::fcntl(reader, F_SETFL, O_NONBLOCK);
+    ::fcntl(reader, F_SETFD, FD_CLOEXEC);
+    ::fcntl(writer, F_SETFD, FD_CLOEXEC);
+    const int saved = ::dup(STDERR_FILENO);
+    ::dup2(writer, STDERR_FILENO);
+    std::exception_ptr failure;
+    try {
+        run();
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    ::close(writer);
+    std::string out;
+    char buffer[4096];
+    for (;;) {
+        const ssize_t n = ::read(reader, buffer, sizeof buffer);
+        if (n <= 0) break;
+        out.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(reader);
+    if (failure) std::rethrow_exception(failure);
+    return out;
+}
+
+// The text after the last carriage return that is not the one ending the output.
+std::string last_redraw(std::string out) {
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out.substr(out.rfind('\r') + 1);
+}
+
+std::vector<std::string> lines_of(const std::string& out) {
+    std::vector<std::string> lines;
+    std::size_t start = 0;
+    for (std::size_t end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+        lines.push_back(out.substr(start, end - start));
+    }
+    return lines;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// A std-style line at `percent` with `counts` ("50/50"), whatever characters draw the bar.
+bool shows(const std::string& line, const std::string& percent, const std::string& counts) {
+    return line.starts_with(percent + "|") && contains(line, "| " + counts + " [");
+}
+
+int square(int x) { return x * x; }
+
+class ProgressBarTest : public mpire::test::StartMethodTest {
+protected:
+    mpire::PoolOptions options() const { return {.n_jobs = 2, .start_method = GetParam()}; }
+};
+
+TEST_P(ProgressBarTest, OnATerminalRedrawsInPlaceAndEndsAtTheTotal) {
+    WorkerPool pool(options());
+    std::vector<int> results;
+    const std::string out = capture_stderr(true, [&] {
+        results = pool.map(square, std::views::iota(0, 100),
+                           {.progress_bar = true, .progress_bar_options = {.ascii = true}});
+    });
+    EXPECT_EQ(results.size(), 100U);
+    EXPECT_TRUE(out.starts_with("\r  0%|          | 0/100 [00:00<?, ?it/s]")) << out;
+    const std::string final_line = last_redraw(out);
+    EXPECT_TRUE(final_line.starts_with("100%|##########| 100/100 [")) << out;
+    EXPECT_TRUE(final_line.ends_with("it/s]")) << out;
+    EXPECT_TRUE(out.ends_with("\n")) << "the final line stays";
+}
+
+TEST_P(ProgressBarTest, InALogPrintsPlainLines) {
+    WorkerPool pool(options());
+    const std::string out = capture_stderr(false, [&] {
+        pool.map(square, std::views::iota(0, 50),
+                 {.progress_bar = true, .progress_bar_options = {.colour = "green"}});
+    });
+    EXPECT_FALSE(contains(out, "\r")) << out;
+    EXPECT_FALSE(contains(out, "\x1b")) << "no colour or cursor codes in a log: " << out;
+    const std::vector<std::string> lines = lines_of(out);
+    ASSERT_GE(lines.size(), 2U) << out;
+    EXPECT_EQ(lines.front(), "  0%|          | 0/50 [00:00<?, ?it/s]");
+    EXPECT_TRUE(shows(lines.back(), "100%", "50/50")) << out;
+}
+
+TEST_P(ProgressBarTest, UnknownTotalsCountWithoutABar) {
+    WorkerPool pool(options());
+    long pulled = 0;
+    const std::string out = capture_stderr(false, [&] {
+        pool.map(square, mpire::test::CountingInput(20, &pulled),
+                 {.chunk_size = 4, .progress_bar = true});
+    });
+    EXPECT_TRUE(lines_of(out).back().starts_with("20it [")) << out;
+}
+
+TEST_P(ProgressBarTest, AFailedCallShowsWhereItStopped) {
+    WorkerPool pool(options());
+    const std::string out = capture_stderr(false, [&] {
+        EXPECT_THROW(pool.map(
+                         [](int x) {
+                             if (x == 30) throw std::runtime_error("thirty");
+                             return x;
+                         },
+                         std::views::iota(0, 40),
+                         {.max_tasks_active = 1, .chunk_size = 1, .progress_bar = true}),
+                     std::runtime_error);
+    });
+    EXPECT_TRUE(shows(lines_of(out).back(), " 75%", "30/40")) << out;
+}
+
+TEST_P(ProgressBarTest, SkippedTasksCountAsDone) {
+    WorkerPool pool(options());
+    std::vector<mpire::TaskFailure> failures;
+    const std::string out = capture_stderr(false, [&] {
+        pool.map(
+            [](int x) {
+                if (x % 2 == 0) throw std::runtime_error("even");
+                return x;
+            },
+            std::views::iota(0, 10), {.progress_bar = true, .on_error = {.skip_into = &failures}});
+    });
+    EXPECT_TRUE(shows(lines_of(out).back(), "100%", "10/10")) << out;
+}
+
+TEST_P(ProgressBarTest, ImapCounts) {
+    WorkerPool pool(options());
+    const std::string out = capture_stderr(false, [&] {
+        long sum = 0;
+        for (int r : pool.imap(square, std::views::iota(0, 10), {.progress_bar = true})) sum += r;
+        EXPECT_EQ(sum, 285);
+    });
+    EXPECT_TRUE(shows(lines_of(out).back(), "100%", "10/10")) << out;
+}
+
+TEST_P(ProgressBarTest, OptionsShapeTheLine) {
+    WorkerPool pool(options());
+    const std::string out = capture_stderr(false, [&] {
+        pool.map(square, std::views::iota(0, 10),
+                 {.progress_bar = true,
+                  .progress_bar_options = {
+                      .desc = "Squares", .ncols = 60, .ascii = true, .unit = "sq"}});
+    });
+    const std::string final_line = lines_of(out).back();
+    EXPECT_TRUE(final_line.starts_with("Squares: 100%|")) << out;
+    EXPECT_TRUE(final_line.ends_with("sq/s]")) << out;
+    EXPECT_EQ(final_line.size(), 60U) << out;
+}
+
+TEST_P(ProgressBarTest, DisabledOrOffDrawsNothing) {
+    WorkerPool pool(options());
+    const std::string out = capture_stderr(true, [&] {
+        pool.map(square, std::views::iota(0, 10),
+                 {.progress_bar = true, .progress_bar_options = {.disable = true}});
+        pool.map(square, std::views::iota(0, 10));
+    });
+    EXPECT_EQ(out, "");
+}
+
+TEST_P(ProgressBarTest, ColourOnATerminalUnlessNoColor) {
+    WorkerPool pool(options());
+    const mpire::MapOptions green{.progress_bar = true,
+                                  .progress_bar_options = {.ascii = true, .colour = "green"}};
+    std::string out =
+        capture_stderr(true, [&] { pool.map(square, std::views::iota(0, 10), green); });
+    EXPECT_TRUE(contains(out, "|\x1b[32m##########\x1b[0m|")) << out;
+    ::setenv("NO_COLOR", "1", 1);
+    out = capture_stderr(true, [&] { pool.map(square, std::views::iota(0, 10), green); });
+    ::unsetenv("NO_COLOR");
+    EXPECT_FALSE(contains(out, "\x1b[32m")) << out;
+}
+
+TEST_P(ProgressBarTest, APositionDrawsBelowTheCursorAndComesBack) {
+    WorkerPool pool(options());
+    const std::string out = capture_stderr(true, [&] {
+        pool.map(square, std::views::iota(0, 10),
+                 {.progress_bar = true, .progress_bar_options = {.ascii = true, .position = 2}});
+    });
+    EXPECT_TRUE(out.starts_with("\n\n\r  0%|")) << testing::PrintToString(out);
+    EXPECT_TRUE(contains(out, "it/s]\x1b[A\x1b[A")) << out;
+}
+
+TEST_P(ProgressBarTest, RichStyleAndTheDefaultStyle) {
+    WorkerPool pool(options());
+    std::string out = capture_stderr(false, [&] {
+        pool.map(square, std::views::iota(0, 10),
+                 {.progress_bar = true, .progress_bar_style = ProgressBarStyle::rich});
+    });
+    EXPECT_TRUE(lines_of(out).back().starts_with("100% \u2501")) << out;
+    mpire::set_default_progress_bar_style(ProgressBarStyle::rich);
+    out = capture_stderr(
+        false, [&] { pool.map(square, std::views::iota(0, 10), {.progress_bar = true}); });
+    mpire::set_default_progress_bar_style(ProgressBarStyle::std);
+    EXPECT_TRUE(lines_of(out).back().starts_with("100% \u2501")) << out;
+    EXPECT_EQ(mpire::default_progress_bar_style(), ProgressBarStyle::std);
+}
+
+TEST_P(ProgressBarTest, BadOptionsAreRejected) {
+    WorkerPool pool(options());
+    auto rejected = [&](const mpire::MapOptions& options) {
+        try {
+            pool.map(square, std::vector{1}, options);
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_TRUE(
+        contains(rejected({.progress_bar = true, .progress_bar_options = {.colour = "mauve"}}),
+                 "unknown progress_bar_options.colour"));
+    EXPECT_TRUE(contains(rejected({.progress_bar = true, .progress_bar_options = {.smoothing = 2}}),
+                         "smoothing"));
+    EXPECT_TRUE(contains(rejected({.progress_bar = true, .progress_bar_options = {.position = -1}}),
+                         "position"));
+    EXPECT_TRUE(
+        contains(rejected({.progress_bar = true, .progress_bar_options = {.ncols = -3}}), "ncols"));
+    EXPECT_TRUE(contains(
+        rejected({.progress_bar = true, .progress_bar_style = ProgressBarStyle::dashboard}),
+        "not supported yet"));
+}
+
+MPIRE_TEST_ON_EVERY_START_METHOD(ProgressBarTest);
+
+}  // namespace
