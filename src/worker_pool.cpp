@@ -88,6 +88,13 @@ void WorkerPool::set_use_worker_state(bool use_worker_state) {
 
 void WorkerPool::stop_and_join() { detail::stop_and_join(*live_core()); }
 
+Insights WorkerPool::get_insights() const { return detail::collect_insights(*live_core()); }
+
+void WorkerPool::print_insights() const {
+    std::fputs(format_insights(get_insights()).c_str(), stdout);
+    std::fflush(stdout);
+}
+
 void WorkerPool::terminate() noexcept {
     if (core_) detail::terminate(*core_);
 }

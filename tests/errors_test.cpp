@@ -219,7 +219,6 @@ TEST_P(ErrorsTest, BadOptionsAreRejectedWithClearMessages) {
 }
 
 TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
-    const auto method = GetParam();
     auto rejects = [](auto make) {
         try {
             make();
@@ -228,7 +227,6 @@ TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
         }
         return false;
     };
-    EXPECT_TRUE(rejects([&] { WorkerPool({.start_method = method, .enable_insights = true}); }));
     EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::spawn}); }));
     EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::forkserver}); }));
     WorkerPool pool(options());

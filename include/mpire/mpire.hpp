@@ -7,6 +7,7 @@
 #include "mpire/codec.hpp"
 #include "mpire/errors.hpp"
 #include "mpire/imap_results.hpp"
+#include "mpire/insights.hpp"
 #include "mpire/options.hpp"
 #include "mpire/shared_memory.hpp"
 #include "mpire/worker_pool.hpp"

@@ -21,6 +21,7 @@
 #include "mpire/detail/kernel.hpp"
 #include "mpire/detail/registered_exception.hpp"
 #include "mpire/imap_results.hpp"
+#include "mpire/insights.hpp"
 #include "mpire/options.hpp"
 
 namespace mpire {
@@ -139,6 +140,14 @@ public:
     /// killed and finish the chunk they hold) and reaps them. A running imap becomes unusable.
     /// The pool can be used again afterwards. Never throws.
     void terminate() noexcept;
+
+    /// The worker insights of the tasks since the last map call started (PoolOptions::
+    /// enable_insights): tasks per worker, start-up, init, waiting, working and exit times,
+    /// the five longest tasks. Call it between calls. Throws std::logic_error when the pool
+    /// was created without enable_insights.
+    [[nodiscard]] Insights get_insights() const;
+    /// Prints `format_insights(get_insights())` on stdout, as MPIRE's print_insights().
+    void print_insights() const;
 
     /// What the workers' exit functions returned, one entry per worker that exited since the
     /// last map call started (with keep_alive: after `stop_and_join()`). Hands them over once.

@@ -23,20 +23,33 @@ bool run_stage(const char* stage, WorkerContext& worker, TaskError& error, Run&&
 }  // namespace
 
 namespace {
-// Shows the parent that the worker runs its init or exit function, and since when.
+// Shows the parent that the worker runs its init or exit function, and since when; adds the
+// time it took to the worker's insights.
 class TimedPhase {
 public:
-    TimedPhase(WorkerContext& worker, WorkerClock::Phase phase) : clock_(worker.clock) {
+    TimedPhase(WorkerContext& worker, WorkerClock::Phase phase)
+        : clock_(worker.clock), insights_(worker.insights), phase_(phase) {
         if (clock_ != nullptr) clock_->begin(phase, worker.chunk_id, 0);
+        if (insights_ != nullptr) started_ = WorkerClock::now_ns();
     }
     TimedPhase(const TimedPhase&) = delete;
     TimedPhase& operator=(const TimedPhase&) = delete;
     ~TimedPhase() {
         if (clock_ != nullptr) clock_->end();
+        if (insights_ == nullptr) return;
+        const std::int64_t took = WorkerClock::now_ns() - started_;
+        if (phase_ == WorkerClock::Phase::init) {
+            insights_->add_init(took);
+        } else {
+            insights_->add_exit(took);
+        }
     }
 
 private:
     WorkerClock* clock_;
+    InsightRecorder* insights_;
+    WorkerClock::Phase phase_;
+    std::int64_t started_ = 0;
 };
 }  // namespace
 

@@ -35,6 +35,7 @@ public:
         run_id_ = ++core_->last_run_id;
         if (settings_.skip_into != nullptr) reported_before_ = settings_.skip_into->size();
         core_->exit_results.clear();
+        core_->reset_insights();
         try {
             prepare_workers();
             if (settings_.progress_bar) {

@@ -20,13 +20,6 @@ namespace mpire::detail {
 
 namespace {
 
-void reject_unsupported(bool is_set, const char* option) {
-    if (is_set) {
-        throw std::invalid_argument(fmt::format(
-            "mpire: the pool option {} is not supported yet by this version of mpire", option));
-    }
-}
-
 std::size_t validated_n_jobs(const PoolOptions& options) {
     if (!options.n_jobs) return cpu_count();
     if (*options.n_jobs < 1) {
@@ -38,8 +31,9 @@ std::size_t validated_n_jobs(const PoolOptions& options) {
 }
 
 std::unique_ptr<Backend> make_backend(const PoolOptions& options, std::size_t n_jobs,
-                                      WorkerClock* clocks) {
-    WorkerSetup setup{options.daemon, cpu_sets_per_worker(options.cpu_ids, n_jobs), clocks};
+                                      WorkerClock* clocks, WorkerInsightSlot* insights) {
+    WorkerSetup setup{options.daemon, cpu_sets_per_worker(options.cpu_ids, n_jobs), clocks,
+                      insights};
     const int n = static_cast<int>(n_jobs);
     switch (options.start_method) {
         case StartMethod::fork:
@@ -68,12 +62,16 @@ PoolCore::PoolCore(const PoolOptions& options)
             "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "
             "daemon = false to nest pools");
     }
-    reject_unsupported(options.enable_insights, "enable_insights");
     // Mapped before any worker forks, so that every worker shares it with the parent.
     clock_board = SharedMapping(n_jobs * sizeof(WorkerClock));
     clocks = static_cast<WorkerClock*>(clock_board.data());
     for (std::size_t w = 0; w < n_jobs; ++w) new (&clocks[w]) WorkerClock();
-    backend = make_backend(options, n_jobs, clocks);
+    if (options.enable_insights) {
+        insight_board = SharedMapping(n_jobs * sizeof(WorkerInsightSlot));
+        insights = static_cast<WorkerInsightSlot*>(insight_board.data());
+        for (std::size_t w = 0; w < n_jobs; ++w) new (&insights[w]) WorkerInsightSlot();
+    }
+    backend = make_backend(options, n_jobs, clocks, insights);
     applies = std::make_unique<ApplyQueue>(n_jobs);
     installed_run.assign(n_jobs, 0);
     started_setup.assign(n_jobs, 0);
@@ -97,6 +95,12 @@ void PoolCore::note_kernel(std::size_t w, const Kernel& kernel) {
 void PoolCore::keep_exit_result(WorkerEvent& event) {
     exit_results.push_back(
         {std::move(event.results), exit_type[static_cast<std::size_t>(event.worker)]});
+}
+
+void PoolCore::reset_insights() noexcept {
+    if (insights == nullptr) return;
+    const std::int64_t now = WorkerClock::now_ns();
+    for (std::size_t w = 0; w < n_jobs; ++w) insights[w].reset(now);
 }
 
 void PoolCore::forget_workers() noexcept {

@@ -41,6 +41,9 @@ public:
     // WorkerClocks live in shared memory: trivially destructible, released with the mapping.
     SharedMapping clock_board;
     WorkerClock* clocks = nullptr;
+    // Only with enable_insights: one slot per worker, shared the same way.
+    SharedMapping insight_board;
+    WorkerInsightSlot* insights = nullptr;
     std::unique_ptr<Backend> backend;
     std::unique_ptr<ApplyQueue> applies;
     /// User exception types rethrown as themselves (WorkerPool::register_exception).
@@ -73,6 +76,8 @@ public:
     void keep_exit_result(WorkerEvent& event);
 
     void forget_workers() noexcept;
+    /// A map call starts: insights start over.
+    void reset_insights() noexcept;
     /// Stops every worker after its queued work, running exit functions; collects what they
     /// returned. Throws the first exit function failure (or death) once all are joined.
     void join_workers();

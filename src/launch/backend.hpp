@@ -35,6 +35,8 @@ struct WorkerSetup {
     std::vector<std::vector<int>> cpu_sets;  // per worker; empty: no pinning
     /// One per worker, in memory shared with the workers (see WorkerClock).
     WorkerClock* clocks = nullptr;
+    /// One per worker, shared the same way; null unless the pool keeps insights.
+    WorkerInsightSlot* insights = nullptr;
 };
 
 class Backend {

@@ -51,6 +51,7 @@ bool ForkBackend::running(int worker) {
 void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
     // Its predecessor may have been killed mid-task: the new worker starts with a clean clock.
     if (setup_.clocks != nullptr) setup_.clocks[worker].end();
+    if (setup_.insights != nullptr) setup_.insights[worker].start_requested = WorkerClock::now_ns();
     posix::SocketPair sockets = posix::make_socket_pair();
     // Flush first, or the child would print the parent's buffered output again.
     std::cout.flush();
@@ -94,7 +95,8 @@ void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& ker
         }
     }
     WorkerClock* clock = setup_.clocks != nullptr ? &setup_.clocks[worker] : nullptr;
-    const int status = serve_as_process_worker(channel.get(), worker, kernel, clock);
+    WorkerInsightSlot* insights = setup_.insights != nullptr ? &setup_.insights[worker] : nullptr;
+    const int status = serve_as_process_worker(channel.get(), worker, kernel, insights, clock);
     std::fflush(nullptr);
     // _exit: the parent's atexit handlers and static destructors are not the child's to run.
     ::_exit(status);

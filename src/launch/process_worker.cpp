@@ -3,6 +3,7 @@
 #include <exception>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "engine/throw_trace.hpp"
 #include "mpire/codec.hpp"
@@ -60,12 +61,17 @@ void finish_worker(int channel_fd, Kernel& kernel, WorkerContext& context, ByteB
 }  // namespace
 
 int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel,
-                            WorkerClock* clock) noexcept {
+                            WorkerInsightSlot* insights, WorkerClock* clock) noexcept {
     const ThrowTraceScope traced(false);
     try {
         Kernel* current = &kernel;
         std::unique_ptr<Kernel> shipped;
         WorkerContext context{worker_id, {}, clock, 0};
+        std::optional<InsightRecorder> recorder;
+        if (insights != nullptr) {
+            context.insights = &recorder.emplace(*insights);
+            recorder->worker_started();
+        }
         ByteBuffer body;
         ByteBuffer reply;
         TaskError error;
@@ -73,7 +79,9 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel,
         bool initialised = false;
         for (;;) {
             transport::FrameHeader header;
+            if (recorder) recorder->wait_begins();
             if (!posix::read_exact(channel_fd, &header, sizeof header)) return exit_ok;
+            if (recorder) recorder->wait_ends();
             body.clear();
             body.extend(header.body_size);
             if (header.body_size > 0 && !posix::read_exact(channel_fd, body.data(), body.size())) {

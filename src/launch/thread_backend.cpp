@@ -31,6 +31,7 @@ void ThreadBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
     w.returned = false;
     w.stop = std::stop_source();  // an abort of its predecessor must not reach it
     if (setup_.clocks != nullptr) setup_.clocks[worker].end();
+    if (setup_.insights != nullptr) setup_.insights[worker].start_requested = WorkerClock::now_ns();
     w.thread = std::thread([this, worker, kernel] { serve(worker, kernel); });
     if (!setup_.cpu_sets.empty()) {
         posix::pin_thread(w.thread.native_handle(),
@@ -64,13 +65,20 @@ void ThreadBackend::serve(int worker, std::shared_ptr<Kernel> kernel) {
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
     WorkerContext context{
         worker, {}, setup_.clocks != nullptr ? &setup_.clocks[worker] : nullptr, 0};
+    std::optional<InsightRecorder> recorder;
+    if (setup_.insights != nullptr) {
+        context.insights = &recorder.emplace(setup_.insights[worker]);
+        recorder->worker_started();
+    }
     // As in MPIRE, init runs before the worker's first chunk and exit only if it ran one.
     bool initialised = false;
     for (;;) {
         Message message;
         {
             std::unique_lock lock(w.mutex);
+            if (recorder) recorder->wait_begins();
             w.wake.wait(lock, [&w] { return !w.inbox.empty(); });
+            if (recorder) recorder->wait_ends();
             message = std::move(w.inbox.front());
             w.inbox.pop_front();
         }

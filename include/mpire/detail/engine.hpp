@@ -13,6 +13,7 @@
 #include "mpire/detail/invoke.hpp"
 #include "mpire/detail/task_error.hpp"
 #include "mpire/detail/worker_context.hpp"
+#include "mpire/insights.hpp"
 #include "mpire/options.hpp"
 
 /// The type-erased engine as the typed front end sees it. Everything here is implemented in
@@ -236,6 +237,8 @@ void stop_and_join(PoolCore& core);
 /// std::logic_error when they return another type than `type`.
 [[nodiscard]] std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& type);
 void terminate(PoolCore& core) noexcept;
+/// Worker insights as they stand; throws std::logic_error when the pool keeps none.
+[[nodiscard]] Insights collect_insights(const PoolCore& core);
 void register_exception(PoolCore& core, RegisteredException type);
 /// What apply callbacks threw that no call rethrew (the destructor reports them on stderr).
 [[nodiscard]] std::vector<std::exception_ptr> take_unclaimed_failures(PoolCore& core);

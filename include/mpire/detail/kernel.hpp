@@ -123,8 +123,12 @@ private:
         encode_size(out, n);
         std::uint64_t n_results = 0;
         WorkerClock* const clock = tracks_tasks() ? context.clock : nullptr;
+        InsightRecorder* const insights = context.insights;
+        if (insights != nullptr) insights->chunk_begins();
         for (std::size_t i = 0; i < n; ++i) {
             const ByteReader item_start = in;
+            const bool timed = insights != nullptr && insights->time_next_task();
+            const std::int64_t started = timed ? WorkerClock::now_ns() : 0;
             for (int attempt = 1;; ++attempt) {
                 if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
                 const std::size_t result_at = out.size();
@@ -152,8 +156,13 @@ private:
                     break;
                 }
             }
+            if (timed) {
+                insights->task_took(WorkerClock::now_ns() - started,
+                                    [&] { return describe_encoded(item_start); });
+            }
         }
         if (n_results != n) std::memcpy(out.data() + count_at, &n_results, sizeof n_results);
+        if (insights != nullptr) insights->chunk_ends(n);
         return true;
     }
 
@@ -164,7 +173,11 @@ private:
         Results results;
         results.reserve(items.size());
         WorkerClock* const clock = tracks_tasks() ? context.clock : nullptr;
+        InsightRecorder* const insights = context.insights;
+        if (insights != nullptr) insights->chunk_begins();
         for (std::size_t i = 0; i < items.size(); ++i) {
+            const bool timed = insights != nullptr && insights->time_next_task();
+            const std::int64_t started = timed ? WorkerClock::now_ns() : 0;
             for (int attempt = 1;; ++attempt) {
                 if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
                 try {
@@ -182,7 +195,12 @@ private:
                     break;
                 }
             }
+            if (timed) {
+                insights->task_took(WorkerClock::now_ns() - started,
+                                    [&] { return describe_element(items[i]); });
+            }
         }
+        if (insights != nullptr) insights->chunk_ends(items.size());
         out = std::make_unique<TypedBox<Results>>(std::move(results));
         return true;
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mpire/detail/byte_buffer.hpp"
+#include "mpire/detail/insight_recorder.hpp"
 #include "mpire/detail/task_error.hpp"
 #include "mpire/detail/worker_clock.hpp"
 
@@ -65,6 +66,8 @@ struct WorkerContext {
     /// Tasks of this chunk that failed and were left out of its results (TaskRetries::skip),
     /// for the worker to report before the chunk's results.
     std::vector<TaskError> skipped{};
+    /// Where the worker records insights; null when the pool does not keep them.
+    InsightRecorder* insights = nullptr;
 };
 
 }  // namespace mpire::detail
