@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -6,10 +7,12 @@
 #include <chrono>
 #include <csignal>
 #include <exception>
+#include <fstream>
 #include <ranges>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -241,6 +244,19 @@ TEST_F(OnErrorDeathTest, ACrashPastItsRetriesRaisesWithoutSkip) {
                  mpire::WorkerDiedError);
 }
 
+struct FailsToLoad {
+    int v = 0;
+    template <class Archive>
+    void save(Archive& archive) const {
+        archive(v);
+    }
+    template <class Archive>
+    void load(Archive& archive) {
+        archive(v);
+        if (v == 3) throw std::runtime_error("cannot load 3");
+    }
+};
+
 int hang_on_three(int x) {
     if (x == 3) ::pause();
     return x;
@@ -259,6 +275,123 @@ TEST_F(OnErrorDeathTest, ATaskPastItsTimeoutIsKilledAndSkipped) {
     EXPECT_EQ(failures[0].attempts, 2);
     EXPECT_THROW(std::rethrow_exception(failures[0].error), mpire::TimeoutError);
     EXPECT_NE(failures[0].message.find("task 3"), std::string::npos) << failures[0].message;
+}
+
+// Runs `body` in a forked child and returns its wait status, so that a crash of the pool's
+// parent process (the caller of map) is reported as a test failure instead of killing the suite.
+template <class Body>
+int run_in_child(Body&& body) {
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        body();
+        std::fflush(nullptr);
+        ::_exit(testing::Test::HasFailure() ? 1 : 0);
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return status;
+}
+
+std::string describe_status(int status) {
+    if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+    return "exit code " + std::to_string(WEXITSTATUS(status));
+}
+
+TEST(OnErrorRegressionTest, RetryAfterTheInputEndsIsSentToARetiredWorkerThatWasNotRestarted) {
+    const int status = run_in_child([] {
+        mpire::SharedArray<std::atomic<int>> crashes(1);
+        mpire::SharedArray<std::atomic<pid_t>> second_worker(1);
+        WorkerPool pool({.n_jobs = 3});
+        std::vector<TaskFailure> failures;
+        // Worker 0 gets tasks 0..2, worker 1 tasks 3..5 (both retire: lifespan 1), worker 2
+        // finds the input done. Worker 1 ends and is not restarted; worker 0 then dies in
+        // task 1 and its chunk is run again in pieces of one task.
+        const std::vector<int> results = pool.map(
+            [&](int x) {
+                if (x == 3) second_worker[0] = ::getpid();
+                if (x == 1 && crashes[0].fetch_add(1) == 0) {
+                    // Once the pool has reaped worker 1, its pid is gone.
+                    while (second_worker[0] == 0 || ::kill(second_worker[0], 0) == 0) {
+                        std::this_thread::yield();
+                    }
+                    std::raise(SIGKILL);
+                }
+                return x;
+            },
+            std::views::iota(0, 6),
+            {.chunk_size = 3,
+             .worker_lifespan = 1,
+             .on_error = {.retries = 1, .skip_into = &failures}});
+        EXPECT_EQ(results, (std::vector<int>{0, 1, 2, 3, 4, 5}));
+        EXPECT_TRUE(failures.empty());
+    });
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "the map call's process ended with " << describe_status(status);
+}
+
+// Kills this process once its main thread (tid == pid in a fork worker) has been blocked in
+// sendto(2) for a few milliseconds: it is then writing the chunk's (large) result frame, after
+// the skipped-task frames went out.
+void kill_self_while_sending_the_result() {
+    std::thread([] {
+        const std::string path = "/proc/self/task/" + std::to_string(::getpid()) + "/syscall";
+        int seen = 0;
+        for (int i = 0; i < 50000; ++i) {
+            std::this_thread::sleep_for(200us);
+            std::ifstream in(path);
+            std::string nr;
+            in >> nr;
+            seen = nr == "44" ? seen + 1 : 0;  // 44: sendto on x86-64
+            if (seen >= 2) ::kill(::getpid(), SIGKILL);
+        }
+    }).detach();
+}
+
+TEST(OnErrorRegressionTest, ASkippedTaskIsReportedTwiceWhenItsWorkerDiesBeforeTheChunksResults) {
+    mpire::SharedArray<std::atomic<int>> runs(1);
+    WorkerPool pool({.n_jobs = 1});
+    std::vector<TaskFailure> failures;
+    const std::vector<std::string> results = pool.map(
+        [&runs](int x) {
+            if (x == 0) throw std::runtime_error("task 0 always fails");
+            if (runs[0].fetch_add(1) == 0) kill_self_while_sending_the_result();
+            return std::string(std::size_t{128} << 20U, 'r');  // 128 MiB: a long write
+        },
+        std::vector{0, 1}, {.chunk_size = 2, .on_error = {.skip_into = &failures}});
+    EXPECT_EQ(runs[0].load(), 2) << "the worker was not killed where intended";
+    EXPECT_EQ(results.size(), 1U);
+    ASSERT_EQ(failures.size(), 1U) << "task 0 is reported " << failures.size() << " times";
+    EXPECT_EQ(failures[0].task_index, 0);
+}
+
+TEST(OnErrorRegressionTest, AWorkerInitThatKillsItsWorkerStillFailsTheCall) {
+    WorkerPool pool({.n_jobs = 2});
+    std::vector<TaskFailure> failures;
+    std::vector<int> results;
+    bool threw = false;
+    try {
+        results = pool.map([](int x) { return x; }, std::views::iota(0, 4),
+                           {.chunk_size = 2,
+                            .worker_init = [] { std::_Exit(3); },
+                            .on_error = {.skip_into = &failures}});
+    } catch (const mpire::WorkerDiedError&) {
+        threw = true;
+    }
+    EXPECT_TRUE(threw) << "the call returned " << results.size() << " results and reported "
+                       << failures.size() << " tasks as failed, e.g.: "
+                       << (failures.empty() ? "" : failures[0].message);
+}
+
+TEST_F(OnErrorDeathTest, AnElementThatCannotBeDecodedStillFailsTheCall) {
+    // Where the next element starts is unknown once one fails to load: the call fails.
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    std::vector<FailsToLoad> elements;
+    for (int i = 0; i < 6; ++i) elements.push_back(FailsToLoad{i});
+    EXPECT_THROW(pool.map([](const FailsToLoad& e) { return e.v; }, elements,
+                          {.chunk_size = 6, .on_error = {.skip_into = &failures}}),
+                 std::runtime_error);
 }
 
 TEST(OnErrorThreadsTest, ATimeoutOnAThreadingPoolStillFailsTheCall) {

@@ -1,8 +1,17 @@
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_support.hpp"
@@ -41,6 +50,7 @@ struct NotAStandardError {
 namespace {
 
 using mpire::WorkerPool;
+using namespace std::chrono_literals;
 using traced::fail_in_init;
 using traced::swallow_an_exception;
 using traced::throw_a_user_type;
@@ -164,5 +174,249 @@ TEST_P(StackTraceTest, ThrowsOutsideWorkersAreUntouched) {
 }
 
 MPIRE_TEST_ON_EVERY_START_METHOD(StackTraceTest);
+
+}  // namespace
+
+namespace regression_traced {
+
+struct NotAStandardError {
+    int code;
+};
+
+// Handles an exception of its own, as library code does (a failed parse with a fallback).
+[[gnu::noinline]] void swallow_a_logic_error() {
+    try {
+        throw std::logic_error("handled");
+    } catch (const std::logic_error&) {
+    }
+}
+
+[[gnu::noinline]] void swallow_a_user_error() {
+    try {
+        throw NotAStandardError{1};
+    } catch (const NotAStandardError&) {
+    }
+}
+
+struct CleansUpWithATry {
+    ~CleansUpWithATry() { swallow_a_logic_error(); }
+};
+
+[[gnu::noinline]] int throw_with_cleanup(int x) {
+    const CleansUpWithATry guard;
+    if (x >= 0) throw std::runtime_error("the real failure");
+    return x;
+}
+
+[[gnu::noinline]] int throw_the_real_failure(int x) {
+    if (x >= 0) throw std::runtime_error("the real failure");
+    return x;
+}
+
+}  // namespace regression_traced
+
+namespace {
+
+using regression_traced::NotAStandardError;
+
+template <class Call>
+std::string trace_of_error(Call&& call) {
+    try {
+        call();
+    } catch (const mpire::WorkerErrorInfo& error) {
+        return error.traceback();
+    }
+    ADD_FAILURE() << "no task error was raised";
+    return {};
+}
+
+class StackTraceRegressionTest : public testing::TestWithParam<mpire::StartMethod> {};
+
+// An exception thrown and handled by a destructor while the task's exception unwinds
+//    overwrites the record: the escaping exception's trace is lost.
+TEST_P(StackTraceRegressionTest, ACleanupThatHandlesItsOwnExceptionDoesNotLoseTheTrace) {
+    WorkerPool pool({.n_jobs = 1, .start_method = GetParam()});
+    const std::string trace =
+        trace_of_error([&] { pool.map(regression_traced::throw_with_cleanup, std::vector{1}); });
+    EXPECT_TRUE(contains(trace, "regression_traced::throw_with_cleanup(int)"))
+        << "trace: '" << trace << "'";
+}
+
+// docs/errors.md: "A `throw;` in a handler keeps where the exception was first thrown."
+//    Not when the handler (logging, cleanup) throws and handles anything on the way.
+TEST_P(StackTraceRegressionTest, ARethrowAfterTheHandlerHandledAnotherExceptionKeepsTheTrace) {
+    WorkerPool pool({.n_jobs = 1, .start_method = GetParam()});
+    const std::string trace = trace_of_error([&] {
+        pool.map(
+            [](int x) {
+                try {
+                    return regression_traced::throw_the_real_failure(x);
+                } catch (...) {
+                    regression_traced::swallow_a_logic_error();  // e.g. logging
+                    throw;
+                }
+            },
+            std::vector{1});
+    });
+    EXPECT_TRUE(contains(trace, "regression_traced::throw_the_real_failure(int)"))
+        << "trace: '" << trace << "'";
+}
+
+// docs/errors.md: "The trace is empty when the escaping exception was never thrown on the
+//    worker (std::rethrow_exception of an exception ... brought from another thread)". For a
+//    non-std::exception type the record is matched by type only, so an unrelated earlier throw
+//    of the same type on the worker is reported as the trace.
+TEST_P(StackTraceRegressionTest, AnExceptionFromAnotherThreadGetsNoStaleTrace) {
+    WorkerPool pool({.n_jobs = 1, .start_method = GetParam()});
+    const std::string trace = trace_of_error([&] {
+        pool.map(
+            [](int x) {
+                regression_traced::swallow_a_user_error();
+                std::exception_ptr from_elsewhere;
+                std::thread([&] {
+                    try {
+                        throw NotAStandardError{x};
+                    } catch (...) {
+                        from_elsewhere = std::current_exception();
+                    }
+                }).join();
+                std::rethrow_exception(from_elsewhere);
+                return x;
+            },
+            std::vector{1});
+    });
+    EXPECT_FALSE(contains(trace, "swallow_a_user_error")) << "trace: '" << trace << "'";
+}
+
+// A debuginfod server that accepts and never answers, as an unreachable or slow one behaves;
+// DEBUGINFOD_* point at it while it lives.
+class SilentDebuginfod {
+public:
+    SilentDebuginfod() {
+        server_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        if (server_ < 0 || ::bind(server_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+            ::getsockname(server_, reinterpret_cast<sockaddr*>(&address), &length) != 0 ||
+            ::listen(server_, 64) != 0 || ::mkdtemp(cache_) == nullptr) {
+            ADD_FAILURE() << "cannot set up the fake debuginfod server";
+            return;
+        }
+        const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+        ::setenv("DEBUGINFOD_URLS", url.c_str(), 1);
+        ::setenv("DEBUGINFOD_TIMEOUT", "1", 1);
+        // The client's cache goes to a directory of this test's, removed afterwards.
+        ::setenv("DEBUGINFOD_CACHE_PATH", cache_, 1);
+    }
+    SilentDebuginfod(const SilentDebuginfod&) = delete;
+    SilentDebuginfod& operator=(const SilentDebuginfod&) = delete;
+    ~SilentDebuginfod() {
+        ::unsetenv("DEBUGINFOD_URLS");
+        ::unsetenv("DEBUGINFOD_TIMEOUT");
+        ::unsetenv("DEBUGINFOD_CACHE_PATH");
+        std::error_code ignored;
+        std::filesystem::remove_all(cache_, ignored);
+        if (server_ >= 0) ::close(server_);
+    }
+    // Connections made so far.
+    int requests() {
+        pollfd handle{server_, POLLIN, 0};
+        while (::poll(&handle, 1, 0) == 1) {
+            const int connection = ::accept(server_, nullptr, nullptr);
+            if (connection < 0) break;
+            ++requests_;
+            ::close(connection);
+        }
+        return requests_;
+    }
+
+private:
+    int server_ = -1;
+    int requests_ = 0;
+    char cache_[40] = "/tmp/mpire-debuginfod-cache.XXXXXX";
+};
+
+// Naming the frames goes to the network: libdw's dwfl_standard_find_debuginfo asks the
+//    debuginfod servers in DEBUGINFOD_URLS (set by default on Ubuntu, and by Debian's
+//    libdebuginfod-common when enabled) for every module without local debug info, once per
+//    frame, each waiting up to DEBUGINFOD_TIMEOUT (90 s by default). A task that throws then
+//    stalls its worker (and, under threading, every worker: naming holds a mutex) and
+//    downloads debug info. Nothing in docs/errors.md or docs/dependencies.md says so.
+TEST_P(StackTraceRegressionTest, NamingATraceDoesNotContactDebuginfodServers) {
+    SilentDebuginfod debuginfod;
+    std::chrono::duration<double> took{};
+    {
+        WorkerPool pool({.n_jobs = 1, .start_method = GetParam()});
+        const auto start = std::chrono::steady_clock::now();
+        const std::string trace = trace_of_error(
+            [&] { pool.map(regression_traced::throw_the_real_failure, std::vector{1}); });
+        took = std::chrono::steady_clock::now() - start;
+        EXPECT_TRUE(contains(trace, "throw_the_real_failure")) << trace;
+    }
+    const int requests = debuginfod.requests();
+    EXPECT_EQ(requests, 0) << "a failed task's trace made " << requests
+                           << " requests to the debuginfod server and took " << took.count()
+                           << " s (DEBUGINFOD_TIMEOUT=1)";
+}
+
+// The frames are named inside the task's timed window (capture_current_exception runs before
+//    the worker's clock->end()), so a slow naming turns a task's own exception into a
+//    TimeoutError (and, with on_error, a killed worker).
+TEST(StackTraceTimeoutTest, NamingTheTraceIsNotChargedToTheTasksTimeout) {
+    SilentDebuginfod debuginfod;  // makes naming take about 3 s
+    WorkerPool pool({.n_jobs = 1});
+    try {
+        pool.map(regression_traced::throw_the_real_failure, std::vector{1}, {.task_timeout = 1s});
+        ADD_FAILURE() << "no error";
+    } catch (const mpire::TimeoutError& e) {
+        ADD_FAILURE() << "the task threw at once, yet the call reports: " << e.what();
+    } catch (const std::runtime_error& e) {
+        EXPECT_TRUE(contains(e.what(), "the real failure")) << e.what();
+    }
+}
+
+}  // namespace
+
+namespace regression_traced {
+
+struct FailsToLoad {
+    int v = 0;
+    template <class Archive>
+    void save(Archive& archive) const {
+        archive(v);
+    }
+    template <class Archive>
+    [[gnu::noinline]] void load(Archive& archive) {
+        archive(v);
+        if (v == 3) throw std::runtime_error("cannot load 3");
+    }
+};
+
+}  // namespace regression_traced
+
+namespace {
+
+using regression_traced::FailsToLoad;
+
+std::vector<FailsToLoad> elements_0_to_5() {
+    std::vector<FailsToLoad> out;
+    for (int i = 0; i < 6; ++i) out.push_back(FailsToLoad{i});
+    return out;
+}
+
+// An element whose load() throws in a fork worker: the task fails, but its trace is lost.
+//    run_bytes_as passes describe_encoded(item_start) as an argument of
+//    capture_current_exception; it decodes the element again, load() throws again, and that
+//    throw replaces the record of the one being reported (a different object): empty trace.
+TEST(StackTraceLoadTest, ALoadFailureKeepsItsTrace) {
+    WorkerPool pool({.n_jobs = 1});
+    const std::string trace = trace_of_error(
+        [&] { pool.map([](const FailsToLoad& e) { return e.v; }, elements_0_to_5()); });
+    EXPECT_TRUE(contains(trace, "FailsToLoad::load")) << "trace: '" << trace << "'";
+}
+
+MPIRE_TEST_ON_EVERY_START_METHOD(StackTraceRegressionTest);
 
 }  // namespace

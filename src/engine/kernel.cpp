@@ -14,6 +14,8 @@ bool run_stage(const char* stage, WorkerContext& worker, TaskError& error, Run&&
         run();
         return true;
     } catch (...) {
+        // Describing the failure (its stack trace) is not the init or exit function's time.
+        if (worker.clock != nullptr) worker.clock->end();
         error = capture_current_exception(worker.worker_id, -1, {});
         error.stage = stage;
         return false;

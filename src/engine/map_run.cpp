@@ -129,6 +129,7 @@ private:
         std::size_t n_tasks = 0;
         int worker = 0;
         Payload chunk;
+        std::vector<TaskError> skipped;  // tasks left out, reported when the chunk is done
     };
 
     // A worker killed for running task `task` of chunk `chunk_id` past `timeout`.
@@ -227,6 +228,8 @@ private:
 
     // Sends `chunk` (a fresh one, or one to run again) to `worker`.
     void send(int worker, InFlight chunk) {
+        // A retired worker not replaced after the input ended; a task to run again needs it.
+        if (workers_[static_cast<std::size_t>(worker)].stopped) replace_worker(worker);
         const std::uint64_t id = next_chunk_++;
         chunk.worker = worker;
         const std::size_t n_tasks = chunk.n_tasks;
@@ -267,7 +270,7 @@ private:
             const std::uint64_t first_task = tasks_taken_;
             tasks_taken_ += taken;
             tasks_in_flight_ += taken;
-            send(worker, InFlight{first_task, taken, worker, std::move(chunk)});
+            send(worker, InFlight{first_task, taken, worker, std::move(chunk), {}});
         }
     }
 
@@ -295,7 +298,10 @@ private:
                 if (found == in_flight_.end()) {
                     throw std::logic_error("mpire: a worker returned a chunk it was never sent");
                 }
-                const InFlight& chunk = found->second;
+                InFlight& chunk = found->second;
+                // Its tasks left out count once the chunk is done: a worker that dies before
+                // runs them all again.
+                for (TaskError& error : chunk.skipped) give_up_on(std::move(error));
                 CompletedChunk done{event.chunk_id, chunk.first_task, chunk.n_tasks,
                                     std::move(event.results)};
                 WorkerState& worker = workers_[static_cast<std::size_t>(chunk.worker)];
@@ -308,15 +314,13 @@ private:
             }
             case WorkerEvent::Kind::task_skipped: {
                 auto found = in_flight_.find(event.chunk_id);
-                if (found != in_flight_.end() && event.error.task_index >= 0) {
+                if (found == in_flight_.end()) {
+                    throw std::logic_error("mpire: a worker reported a task it was never sent");
+                }
+                if (event.error.task_index >= 0) {
                     event.error.task_index += static_cast<std::int64_t>(found->second.first_task);
                 }
-                const std::int64_t task = event.error.task_index;
-                std::string args = event.error.task_args;
-                const int attempts = event.error.attempts;
-                skip(task, std::move(args), attempts, [&] {
-                    throw_task_error(std::move(event.error), core_->registered_exceptions);
-                });
+                found->second.skipped.push_back(std::move(event.error));
                 return;
             }
             case WorkerEvent::Kind::chunk_failed: {
@@ -330,7 +334,7 @@ private:
                 return;
             }
             case WorkerEvent::Kind::worker_died:
-                if (recovers_tasks() && holds_chunks(event.worker)) {
+                if (recovers_tasks() && holds_chunks(event.worker) && !died_in_hook(event.worker)) {
                     recover(event);
                 } else {
                     record_failure([this, &event] { handle_death(event); });
@@ -345,7 +349,9 @@ private:
                 if (!input_done_ || core_->keep_alive) {
                     replace_worker(event.worker);
                 } else {
-                    workers_[static_cast<std::size_t>(event.worker)] = WorkerState{};
+                    WorkerState& slot = workers_[static_cast<std::size_t>(event.worker)];
+                    slot = WorkerState{};
+                    slot.stopped = true;
                     core_->tasks_given[static_cast<std::size_t>(event.worker)] = 0;
                 }
                 return;
@@ -386,6 +392,14 @@ private:
             replace_worker(event.worker);
             return;
         }
+        if (core_->clocks[static_cast<std::size_t>(event.worker)].read().phase ==
+            WorkerClock::Phase::init) {
+            throw WorkerDiedError(
+                fmt::format("mpire: worker {} died with {} in its worker_init "
+                            "function, before running task {}",
+                            event.worker, posix::describe(status), running->first_task),
+                event.worker, event.exit_code, event.signal);
+        }
         throw died_error(event, *running);
     }
 
@@ -411,6 +425,14 @@ private:
     // on_error: tasks whose worker died or timed out run again, or are left out.
     [[nodiscard]] bool recovers_tasks() const noexcept {
         return settings_.retries > 0 || settings_.skip_into != nullptr;
+    }
+
+    // Its clock still shows what it ran: its init or exit function fails the call, as a throw
+    // from them does.
+    [[nodiscard]] bool died_in_hook(int worker) const {
+        const WorkerClock::Phase phase =
+            core_->clocks[static_cast<std::size_t>(worker)].read().phase;
+        return phase == WorkerClock::Phase::init || phase == WorkerClock::Phase::exit;
     }
 
     [[nodiscard]] bool holds_chunks(int worker) const {
@@ -445,6 +467,15 @@ private:
             failure.error = std::current_exception();
         }
         settings_.skip_into->push_back(std::move(failure));
+    }
+
+    // A task that threw was left out of its chunk's results: report it.
+    void give_up_on(TaskError error) {
+        const std::int64_t task = error.task_index;
+        std::string args = error.task_args;
+        const int attempts = error.attempts;
+        skip(task, std::move(args), attempts,
+             [&] { throw_task_error(std::move(error), core_->registered_exceptions); });
     }
 
     // A worker died (or was killed for a task's timeout) with chunks: the one it ran goes again
@@ -482,8 +513,11 @@ private:
                 return;
             }
             for (std::size_t i = 0; i < chunk.n_tasks; ++i) {
-                InFlight piece{chunk.first_task + i, 1, worker,
-                               chunk.n_tasks == 1 ? std::move(chunk.chunk) : std::move(pieces[i])};
+                InFlight piece{chunk.first_task + i,
+                               1,
+                               worker,
+                               chunk.n_tasks == 1 ? std::move(chunk.chunk) : std::move(pieces[i]),
+                               {}};
                 if (culprit != i) {
                     retry_queue_.push_back(std::move(piece));
                 } else {
@@ -659,6 +693,7 @@ private:
         std::size_t queued_chunks = 0;
         bool retiring = false;              // reached worker_lifespan; replaced when its chunks end
         std::optional<TimedOut> timed_out;  // killed for a task's timeout; its death is due
+        bool stopped = false;               // retired after the input ended and not started again
     };
     std::deque<InFlight> retry_queue_;               // chunks to run again, sent before new input
     std::unordered_map<std::uint64_t, int> deaths_;  // per task: runs that took a worker down

@@ -94,17 +94,6 @@ std::string current_type_name() {
     return type != nullptr ? demangle(type->name()) : std::string("unknown");
 }
 
-// The call stack where the exception being handled was thrown, when this worker recorded it.
-std::string current_traceback() {
-    try {
-        throw;
-    } catch (const std::exception& e) {
-        return current_throw_trace(dynamic_cast<const void*>(&e), nullptr);
-    } catch (...) {
-        return current_throw_trace(nullptr, abi::__cxa_current_exception_type());
-    }
-}
-
 // An exception of the standard type `Base` that carries the worker's context in `what()`.
 template <class Base>
 class RemoteStdError final : public Base, public WorkerErrorInfo {
@@ -148,7 +137,7 @@ TaskError capture_current_exception(int worker_id, std::int64_t task_index, std:
     error.type_name = current_type_name();
     error.message = std::move(classified.message);
     error.task_args = std::move(task_args);
-    error.traceback = current_traceback();
+    error.traceback = current_throw_trace();
     error.original = std::current_exception();
     return error;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <span>
@@ -16,17 +17,24 @@ namespace mpire::detail {
 namespace {
 
 // Deep enough for any task's own frames; a deeper stack keeps its innermost frames.
-constexpr int max_frames = 128;
+constexpr int max_frames = 64;
+// Throws remembered per thread: the task's exception outlives throws handled while it is in
+// flight (a destructor during unwinding, a handler that tries something else).
+constexpr std::size_t remembered_throws = 4;
+
+struct Throw {
+    const void* object = nullptr;  // null: the slot is free
+    int depth = 0;
+    int first = 0;  // the frame of the function that threw
+    std::array<void*, max_frames> frames{};
+};
 
 struct ThrowRecord {
     bool active = false;
     bool lock_while_naming = false;
-    int pool_frames = 0;  // the scope creator's frame and every frame below it
-    int depth = 0;        // frames recorded at the last throw, 0 when none was
-    int first = 0;        // the frame of the function that threw
-    const void* object = nullptr;
-    const void* type = nullptr;
-    std::array<void*, max_frames> frames{};
+    int pool_frames = 0;   // the scope creator's frame and every frame below it
+    std::size_t next = 0;  // the slot the next throw takes
+    std::array<Throw, remembered_throws> throws{};
 };
 
 // Global state the C++ runtime forces on us: __cxa_throw knows only the thread it runs on.
@@ -43,19 +51,22 @@ int index_of(std::span<void* const> frames, const void* frame) noexcept {
 }
 
 // `thrower` is the return address into the function that threw.
-void record_throw(void* object, void* type, const void* thrower) noexcept {
+void record_throw(void* object, const void* thrower) noexcept {
     ThrowRecord& r = record;
-    r.depth = backtrace(r.frames.data(), max_frames);
-    r.first = index_of(std::span(r.frames.data(), static_cast<std::size_t>(r.depth)), thrower);
-    r.object = object;
-    r.type = type;
+    Throw& t = r.throws[r.next];
+    r.next = (r.next + 1) % remembered_throws;
+    t.object = nullptr;  // a signal handler that throws meanwhile finds no half-written entry
+    t.depth = backtrace(t.frames.data(), max_frames);
+    t.first = index_of(std::span(t.frames.data(), static_cast<std::size_t>(t.depth)), thrower);
+    t.object = object;
 }
 
-// A new exception object where the recorded one was: that one is gone, and an exception that
+// A new exception object where a recorded one was: that one is gone, and an exception that
 // escapes from now on (std::make_exception_ptr does not throw) was not thrown where recorded.
 void forget_if_reused(const void* object) noexcept {
-    ThrowRecord& r = record;
-    if (r.depth > 0 && r.object == object) r.depth = 0;
+    for (Throw& t : record.throws) {
+        if (t.object == object) t.object = nullptr;
+    }
 }
 
 template <class Function>
@@ -77,27 +88,32 @@ __attribute__((noinline)) ThrowTraceScope::ThrowTraceScope(bool lock_while_namin
                                 __builtin_return_address(0));
     r.pool_frames = depth - caller;
     r.lock_while_naming = lock_while_naming;
-    r.depth = 0;
+    for (Throw& t : r.throws) t.object = nullptr;
     r.active = true;
 }
 
 ThrowTraceScope::~ThrowTraceScope() {
     record.active = false;
-    record.depth = 0;
+    for (Throw& t : record.throws) t.object = nullptr;
 }
 
-std::string current_throw_trace(const void* object, const std::type_info* type) {
+std::string current_throw_trace() {
     const ThrowRecord& r = record;
-    if (!r.active || r.depth == 0) return {};
-    const bool same_throw = object != nullptr
-                                ? object == r.object
-                                : type != nullptr && r.type != nullptr &&
-                                      *type == *static_cast<const std::type_info*>(r.type);
-    if (!same_throw) return {};
+    if (!r.active) return {};
+    // libstdc++'s exception_ptr is the thrown object's address, as __cxa_throw received it.
+    const std::exception_ptr current = std::current_exception();
+    static_assert(sizeof current == sizeof(void*), "mpire expects libstdc++'s exception_ptr");
+    const void* object = nullptr;
+    std::memcpy(&object, &current, sizeof object);
+    if (object == nullptr) return {};
+    const auto found = std::find_if(r.throws.begin(), r.throws.end(),
+                                    [object](const Throw& t) { return t.object == object; });
+    if (found == r.throws.end()) return {};
+    const Throw& t = *found;
     // A full buffer means the pool's frames were cut off: everything recorded is the task's.
-    const int end = r.depth < max_frames ? std::max(r.first + 1, r.depth - r.pool_frames) : r.depth;
-    const std::span<void* const> frames(r.frames.data() + r.first,
-                                        static_cast<std::size_t>(end - r.first));
+    const int end = t.depth < max_frames ? std::max(t.first + 1, t.depth - r.pool_frames) : t.depth;
+    const std::span<void* const> frames(t.frames.data() + t.first,
+                                        static_cast<std::size_t>(end - t.first));
     std::unique_lock lock(naming_mutex, std::defer_lock);
     if (r.lock_while_naming) lock.lock();
     return posix::describe_frames(frames);
@@ -122,7 +138,7 @@ extern "C" [[noreturn]] __attribute__((weak)) void __cxa_throw(void* object, voi
     using RuntimeThrow = void (*)(void*, void*, void (*)(void*));
     static const auto runtime_throw = mpire::detail::runtime_function<RuntimeThrow>("__cxa_throw");
     if (mpire::detail::record.active) {
-        mpire::detail::record_throw(object, type, __builtin_return_address(0));
+        mpire::detail::record_throw(object, __builtin_return_address(0));
     }
     runtime_throw(object, type, destroy);
     __builtin_unreachable();

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <string>
-#include <typeinfo>
 
 /// Where a worker's exception was thrown: the call stack at the throw, which is gone by the time
 /// the worker catches it. mpire wraps the C++ runtime's `__cxa_throw`; the wrapper records the
@@ -22,9 +21,8 @@ public:
     ~ThrowTraceScope();
 };
 
-/// The named call stack of the exception being handled, if this thread recorded its throw;
-/// empty otherwise. `object` is the thrown object's address when it is known (a std::exception:
-/// `dynamic_cast<const void*>(&e)`), else null, and then its type must match the last throw's.
-[[nodiscard]] std::string current_throw_trace(const void* object, const std::type_info* type);
+/// The named call stack of the exception being handled (call it inside a `catch`), if this
+/// thread recorded its throw among its last few; empty otherwise.
+[[nodiscard]] std::string current_throw_trace();
 
 }  // namespace mpire::detail

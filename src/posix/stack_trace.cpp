@@ -29,6 +29,16 @@ std::string shortened(std::string name) {
     return name;
 }
 
+// libdw's standard lookup may ask debuginfod servers over the network (DEBUGINFOD_URLS), for
+// minutes: a failing task must not wait for that. Only DWARF in the binary itself is used.
+int debug_information_in_the_binary_only(Dwfl_Module* /*module*/, void** /*user_data*/,
+                                         const char* /*name*/, Dwarf_Addr /*start*/,
+                                         const char* /*file_name*/, const char* /*debuglink_file*/,
+                                         GElf_Word /*debuglink_crc*/,
+                                         char** /*debuginfo_file_name*/) {
+    return -1;
+}
+
 std::string describe_frame(Dwfl* dwfl, std::size_t index, void* frame) {
     // A return address points after the call; the call itself is one byte earlier.
     const auto address = reinterpret_cast<Dwarf_Addr>(frame) - 1;
@@ -64,7 +74,7 @@ std::string describe_frames(std::span<void* const> frames) noexcept {
     try {
         static const Dwfl_Callbacks callbacks{
             .find_elf = dwfl_linux_proc_find_elf,
-            .find_debuginfo = dwfl_standard_find_debuginfo,
+            .find_debuginfo = debug_information_in_the_binary_only,
             .section_address = nullptr,
             .debuginfo_path = nullptr,
         };

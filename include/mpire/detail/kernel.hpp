@@ -144,6 +144,8 @@ private:
                     ++n_results;
                     break;
                 } catch (...) {
+                    // Describing the failure (its stack trace) is not the task's time.
+                    if (clock != nullptr) clock->end();
                     out.shrink_by(out.size() - result_at);  // a result only partly encoded
                     if (attempt <= context_.on_error.retries) continue;
                     error =
@@ -185,6 +187,7 @@ private:
                                                                         context_.shared.get()));
                     break;
                 } catch (...) {
+                    if (clock != nullptr) clock->end();  // describing it is not the task's time
                     if (attempt <= context_.on_error.retries) continue;
                     error =
                         capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
