@@ -134,6 +134,38 @@ Timings run_workload(const char* name, F f, const std::vector<int>& inputs,
     return t;
 }
 
+/// The identity map with and without enable_insights, per start method, interleaved within
+/// each repetition: wall ms, one entry per repetition.
+struct InsightsTimings {
+    std::vector<double> fork_off, fork_on, threading_off, threading_on;
+};
+
+InsightsTimings measure_insights(const std::vector<int>& inputs, int reps) {
+    const std::vector<double> zeros(static_cast<std::size_t>(reps));
+    InsightsTimings t{zeros, zeros, zeros, zeros};
+    auto pool_map = [&](double& ms, mpire::StartMethod method, bool insights) {
+        return timed(ms, [&] {
+            mpire::WorkerPool pool(
+                {.n_jobs = kJobs, .start_method = method, .enable_insights = insights});
+            return pool.map(identity, inputs);
+        });
+    };
+    // Each result is checked and freed before the next pool forks: fork's cost grows with the
+    // parent's resident memory, and every variant must fork from the same.
+    const std::vector<int>& want = inputs;
+    for (std::size_t rep = 0; rep < t.fork_off.size(); ++rep) {
+        check_equal(pool_map(t.fork_off[rep], mpire::StartMethod::fork, false), want, "identity",
+                    "fork");
+        check_equal(pool_map(t.fork_on[rep], mpire::StartMethod::fork, true), want, "identity",
+                    "fork, insights");
+        check_equal(pool_map(t.threading_off[rep], mpire::StartMethod::threading, false), want,
+                    "identity", "threading");
+        check_equal(pool_map(t.threading_on[rep], mpire::StartMethod::threading, true), want,
+                    "identity", "threading, insights");
+    }
+    return t;
+}
+
 double us_since(Clock::time_point start) {
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
@@ -268,6 +300,9 @@ int main(int argc, char** argv) {
     std::iota(identity_inputs.begin(), identity_inputs.end(), 0);
     const Timings id = run_workload("identity", identity, identity_inputs, {}, reps);
 
+    // A difference of a few percent needs more repetitions than the other workloads.
+    const InsightsTimings insights = measure_insights(identity_inputs, 3 * reps);
+
     const double ping_pong_sleeping = bench::shared_memory_ping_pong_us(kRoundTrips, reps, 0);
     const double ping_pong_spinning =
         bench::shared_memory_ping_pong_us(kRoundTrips, reps, kPingPongSpin);
@@ -293,6 +328,12 @@ int main(int argc, char** argv) {
                 fork_apply.apply_async_us);
     std::printf("  mpire apply_async x %d, then get each, threading        %8.2f\n", kRoundTrips,
                 thread_apply.apply_async_us);
+    std::printf("\n4 identity map, 10M ints, enable_insights off and on (median ms of %d)\n",
+                3 * reps);
+    std::printf("  fork       off %9.2f   on %9.2f\n", median(insights.fork_off),
+                median(insights.fork_on));
+    std::printf("  threading  off %9.2f   on %9.2f\n", median(insights.threading_off),
+                median(insights.threading_on));
     std::printf("all mpire results equal the serial results.\n");
     // CPU taken by other processes during the run makes every speed-up below meaningless.
     const double others = std::max(0.0, machine_busy_seconds() - own_cpu_seconds() - busy_at_start);
@@ -318,5 +359,10 @@ int main(int argc, char** argv) {
         "apply round trip, fork: %.2fx the futex ping-pong (target <= 3x), %.2fx the spinning "
         "one\n",
         fork_apply.apply_us / ping_pong_sleeping, fork_apply.apply_us / ping_pong_spinning);
+    std::printf(
+        "enable_insights on the identity map: fork %.3fx, threading %.3fx the time without "
+        "(target < 1.05x)\n",
+        median(insights.fork_on) / median(insights.fork_off),
+        median(insights.threading_on) / median(insights.threading_off));
     return 0;
 }

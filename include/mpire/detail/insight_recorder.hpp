@@ -113,7 +113,9 @@ public:
     void add_init(std::int64_t ns) noexcept { add(slot_.init_ns, ns); }
     void add_exit(std::int64_t ns) noexcept { add(slot_.exit_ns, ns); }
 
-    void chunk_begins() noexcept {
+    /// Starts a chunk; returns how many tasks to run before timing one (the kernel counts them
+    /// down in a local: a member would be reloaded after every task).
+    std::uint32_t chunk_begins() noexcept {
         const std::uint64_t generation = slot_.generation.load(std::memory_order_acquire);
         if (generation != generation_) {  // a new call: its own top tasks
             generation_ = generation;
@@ -123,21 +125,16 @@ public:
         timed_ = 0;
         timed_ns_ = 0;
         chunk_start_ = WorkerClock::now_ns();
-    }
-    /// Whether to time the next task.
-    bool time_next_task() noexcept {
-        if (--countdown_ > 0) return false;
-        countdown_ = stride_;
-        return true;
+        return countdown_;
     }
     /// A timed task took `ns`; `describe()` renders its arguments, called only for a task
-    /// that enters the top 5.
+    /// that enters the top 5. Returns how many tasks to run before timing the next.
     template <class Describe>
-    void task_took(std::int64_t ns, Describe&& describe) {
+    std::uint32_t task_took(std::int64_t ns, Describe&& describe) {
         ++timed_;
         timed_ns_ += ns;
         if (timed_ % stride_check_every == 0) adapt_stride();
-        if (ns <= top_ns_.back()) return;
+        if (ns <= top_ns_.back()) return stride_;
         std::size_t at = insight_top_tasks - 1;
         while (at > 0 && top_ns_[at - 1] < ns) {
             top_ns_[at] = top_ns_[at - 1];
@@ -147,8 +144,11 @@ public:
         top_ns_[at] = ns;
         top_args_[at] = describe();
         slot_.write_top(top_ns_, top_args_);
+        return stride_;
     }
-    void chunk_ends(std::size_t n_tasks) noexcept {
+    /// `countdown`: what chunk_begins() or task_took() returned, counted down since.
+    void chunk_ends(std::size_t n_tasks, std::uint32_t countdown) noexcept {
+        countdown_ = countdown;
         add(slot_.working_ns, WorkerClock::now_ns() - chunk_start_);
         slot_.n_completed.fetch_add(n_tasks, std::memory_order_relaxed);
     }
@@ -166,7 +166,6 @@ private:
         const std::int64_t mean = std::max<std::int64_t>(1, timed_ns_ / timed_);
         const std::int64_t wanted = timing_cost_ns * 100 / mean;
         stride_ = static_cast<std::uint32_t>(std::clamp<std::int64_t>(wanted, 1, longest_stride));
-        countdown_ = std::min(countdown_, stride_);
     }
 
     WorkerInsightSlot& slot_;

@@ -124,10 +124,10 @@ private:
         std::uint64_t n_results = 0;
         WorkerClock* const clock = tracks_tasks() ? context.clock : nullptr;
         InsightRecorder* const insights = context.insights;
-        if (insights != nullptr) insights->chunk_begins();
+        std::uint32_t untimed = insights != nullptr ? insights->chunk_begins() : 0;
         for (std::size_t i = 0; i < n; ++i) {
             const ByteReader item_start = in;
-            const bool timed = insights != nullptr && insights->time_next_task();
+            const bool timed = insights != nullptr && --untimed == 0;
             const std::int64_t started = timed ? WorkerClock::now_ns() : 0;
             for (int attempt = 1;; ++attempt) {
                 if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
@@ -159,12 +159,12 @@ private:
                 }
             }
             if (timed) {
-                insights->task_took(WorkerClock::now_ns() - started,
-                                    [&] { return describe_encoded(item_start); });
+                untimed = insights->task_took(WorkerClock::now_ns() - started,
+                                              [&] { return describe_encoded(item_start); });
             }
         }
         if (n_results != n) std::memcpy(out.data() + count_at, &n_results, sizeof n_results);
-        if (insights != nullptr) insights->chunk_ends(n);
+        if (insights != nullptr) insights->chunk_ends(n, untimed);
         return true;
     }
 
@@ -176,9 +176,9 @@ private:
         results.reserve(items.size());
         WorkerClock* const clock = tracks_tasks() ? context.clock : nullptr;
         InsightRecorder* const insights = context.insights;
-        if (insights != nullptr) insights->chunk_begins();
+        std::uint32_t untimed = insights != nullptr ? insights->chunk_begins() : 0;
         for (std::size_t i = 0; i < items.size(); ++i) {
-            const bool timed = insights != nullptr && insights->time_next_task();
+            const bool timed = insights != nullptr && --untimed == 0;
             const std::int64_t started = timed ? WorkerClock::now_ns() : 0;
             for (int attempt = 1;; ++attempt) {
                 if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
@@ -199,11 +199,11 @@ private:
                 }
             }
             if (timed) {
-                insights->task_took(WorkerClock::now_ns() - started,
-                                    [&] { return describe_element(items[i]); });
+                untimed = insights->task_took(WorkerClock::now_ns() - started,
+                                              [&] { return describe_element(items[i]); });
             }
         }
-        if (insights != nullptr) insights->chunk_ends(items.size());
+        if (insights != nullptr) insights->chunk_ends(items.size(), untimed);
         out = std::make_unique<TypedBox<Results>>(std::move(results));
         return true;
     }
