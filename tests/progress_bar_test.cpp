@@ -230,6 +230,25 @@ TEST_P(ProgressBarTest, RichStyleAndTheDefaultStyle) {
     EXPECT_EQ(mpire::default_progress_bar_style(), ProgressBarStyle::std);
 }
 
+TEST_P(ProgressBarTest, ApplyTasksShareABarThatEndsWhenAllAreDone) {
+    WorkerPool pool(options());
+    const std::string out = capture_stderr(false, [&] {
+        std::vector<mpire::AsyncResult<int>> results;
+        for (int x = 0; x < 10; ++x) {
+            results.push_back(pool.apply_async(
+                square, x,
+                mpire::ApplyOptions{.progress_bar = true,
+                                    .progress_bar_options = {.desc = "applying"}}));
+        }
+        for (auto& result : results) (void)result.get();
+        (void)pool.apply(square, 3);  // not counted: no bar
+    });
+    const std::vector<std::string> lines = lines_of(out);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_TRUE(lines.back().starts_with("applying: 100%|")) << out;
+    EXPECT_TRUE(contains(lines.back(), "| 10/10 [")) << out;
+}
+
 TEST_P(ProgressBarTest, BadOptionsAreRejected) {
     WorkerPool pool(options());
     auto rejected = [&](const mpire::MapOptions& options) {

@@ -270,6 +270,13 @@ struct ApplyOptions {
     std::optional<Seconds> task_timeout{};
     std::optional<Seconds> worker_init_timeout{};
     std::optional<Seconds> worker_exit_timeout{};
+    /// Beyond MPIRE: counts this task on the pool's apply progress bar, which shows the apply
+    /// tasks done out of those submitted with `progress_bar` since it appeared; it is drawn
+    /// while the caller waits for the pool and ends when all of them are done. The task that
+    /// starts a bar sets its options and style.
+    bool progress_bar = false;
+    ProgressBarOptions progress_bar_options{};
+    std::optional<ProgressBarStyle> progress_bar_style{};
 };
 
 /// Number of CPUs this process may run on (its affinity mask), at least 1.

@@ -359,6 +359,9 @@ private:
                 std::forward<Options>(options).callback,
                 std::forward<Options>(options).error_callback);
             task.state = state;
+            task.progress_bar = options.progress_bar;
+            task.progress_options = options.progress_bar_options;
+            task.progress_style = options.progress_bar_style;
             detail::submit_apply(core, std::move(task));
             return AsyncResult<Result>(live_core(), std::move(state));
         }

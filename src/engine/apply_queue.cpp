@@ -1,6 +1,7 @@
 #include "engine/apply_queue.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,12 +27,16 @@ void ApplyQueue::submit(PoolCore& core, ApplyTask task) {
             "exhausted?); exhaust or destroy it first");
     }
     const AsyncState* state = task.state.get();
+    if (task.progress_bar) track_progress(task);
     pending_.push_back(Queued{std::move(task), ++core.last_run_id});
     try {
         dispatch(core);
     } catch (...) {
         // The caller gets no AsyncResult for it: it must not run later either.
         std::erase_if(pending_, [state](const Queued& q) { return q.task.state.get() == state; });
+        if (std::erase_if(counted_, [state](const auto& s) { return s.get() == state; }) > 0) {
+            --bar_total_;
+        }
         throw;
     }
 }
@@ -84,6 +89,11 @@ void ApplyQueue::fail_all(const std::exception_ptr& failure) noexcept {
     running_.clear();
     pending_.clear();
     unhandled_.clear();
+    if (bar_) {  // the bar shows where the tasks stopped
+        bar_->close(bar_total_ - counted_.size());
+        bar_.reset();
+        counted_.clear();
+    }
     for (const auto& state : unsettled) {
         try {
             state->fail(failure);
@@ -106,12 +116,13 @@ bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
     dispatch(core);
     if (unhandled_.empty()) {
         std::vector<WorkerEvent> events;
-        const bool arrived =
-            core.backend->wait_until(events, earliest(deadline, timeout_look(core)));
+        const bool arrived = core.backend->wait_until(
+            events, earliest(earliest(deadline, timeout_look(core)), next_draw()));
         for (WorkerEvent& event : events) unhandled_.push_back(std::move(event));
         if (!arrived) {
             check_timeouts(core);
             dispatch(core);
+            update_progress();
             return !deadline || std::chrono::steady_clock::now() < *deadline;
         }
     }
@@ -124,7 +135,39 @@ bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
     }
     check_timeouts(core);
     dispatch(core);
+    update_progress();
     return true;
+}
+
+void ApplyQueue::track_progress(const ApplyTask& task) {
+    if (!bar_) {
+        const ProgressBarStyle style = task.progress_style.value_or(default_progress_bar_style());
+        progress::validate_progress_options(task.progress_options, style);
+        if (task.progress_options.disable) return;
+        bar_total_ = 0;
+        bar_.emplace(task.progress_options, style, std::optional<std::uint64_t>(1), STDERR_FILENO,
+                     progress::Terminal::of(STDERR_FILENO));
+    }
+    counted_.push_back(task.state);
+    bar_->set_total(++bar_total_);
+}
+
+void ApplyQueue::update_progress() noexcept {
+    if (!bar_) return;
+    std::erase_if(counted_,
+                  [](const std::shared_ptr<AsyncState>& state) { return state->ready(); });
+    const std::uint64_t done = bar_total_ - counted_.size();
+    if (counted_.empty()) {
+        bar_->close(done);
+        bar_.reset();
+    } else {
+        bar_->update(done);
+    }
+}
+
+Deadline ApplyQueue::next_draw() const noexcept {
+    if (!bar_) return std::nullopt;
+    return bar_->next_draw();
 }
 
 std::optional<Seconds> ApplyQueue::applicable_timeout(const PoolCore& core, std::size_t w,

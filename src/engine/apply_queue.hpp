@@ -10,6 +10,7 @@
 
 #include "launch/backend.hpp"
 #include "mpire/detail/engine.hpp"
+#include "progress/progress_bar.hpp"
 
 namespace mpire::detail {
 
@@ -102,6 +103,15 @@ private:
     std::deque<std::exception_ptr> deferred_;
     ApplyHooks hooks_;
     bool hooks_pinned_ = false;
+
+    // The apply progress bar: the tasks it counts that are not settled yet, and how many it
+    // counts in all.
+    void track_progress(const ApplyTask& task);
+    void update_progress() noexcept;
+    [[nodiscard]] Deadline next_draw() const noexcept;
+    std::optional<progress::ProgressBar> bar_;
+    std::vector<std::shared_ptr<AsyncState>> counted_;
+    std::uint64_t bar_total_ = 0;
 };
 
 }  // namespace mpire::detail

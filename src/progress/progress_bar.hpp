@@ -33,6 +33,8 @@ public:
 
     /// `n` tasks are done; redraws if the last draw is `mininterval` old. Never throws.
     void update(std::uint64_t n) noexcept;
+    /// The total grew (apply tasks submitted one by one); shown at the next draw.
+    void set_total(std::uint64_t total) noexcept { total_ = total; }
     /// When update() should be called again even without progress, so that the elapsed time
     /// moves on a terminal (and a waiting count gets drawn): unset when nothing is due.
     [[nodiscard]] std::optional<Clock::time_point> next_draw() const noexcept;

@@ -192,6 +192,10 @@ struct ApplyTask {
     KernelShipping shipping;
     Payload chunk;  // a chunk of one task, as a map call's chunks (see ChunkSource)
     std::shared_ptr<AsyncState> state;
+    /// Counted on the pool's apply progress bar (ApplyOptions::progress_bar).
+    bool progress_bar = false;
+    ProgressBarOptions progress_options;
+    std::optional<ProgressBarStyle> progress_style;
 };
 
 /// The init and exit functions of a pool's apply tasks. As in MPIRE, the first apply call that
