@@ -15,6 +15,8 @@
 
 namespace {
 
+using mpire::test::FailsToLoad;
+
 using mpire::StartMethod;
 using mpire::WorkerPool;
 
@@ -345,19 +347,6 @@ TEST_F(WorkerDeathTest, ThreadsOfADaemonWorkerCannotStartPoolsEither) {
         std::views::iota(0, 1));
     EXPECT_EQ(refused, (std::vector<bool>{true}));
 }
-
-struct FailsToLoad {
-    int value = 0;
-    template <class Archive>
-    void save(Archive& ar) const {
-        ar(value);
-    }
-    template <class Archive>
-    void load(Archive& ar) {
-        ar(value);
-        if (value == 3) throw std::runtime_error("cannot load 3");
-    }
-};
 
 TEST_F(WorkerDeathTest, AnElementThatFailsToDecodeIsATaskFailure) {
     WorkerPool pool({.n_jobs = 2});

@@ -19,6 +19,8 @@
 
 namespace {
 
+using mpire::test::FailsToLoad;
+
 using mpire::StartMethod;
 using mpire::TaskFailure;
 using mpire::WorkerPool;
@@ -244,19 +246,6 @@ TEST_F(OnErrorDeathTest, ACrashPastItsRetriesRaisesWithoutSkip) {
                  mpire::WorkerDiedError);
 }
 
-struct FailsToLoad {
-    int v = 0;
-    template <class Archive>
-    void save(Archive& archive) const {
-        archive(v);
-    }
-    template <class Archive>
-    void load(Archive& archive) {
-        archive(v);
-        if (v == 3) throw std::runtime_error("cannot load 3");
-    }
-};
-
 int hang_on_three(int x) {
     if (x == 3) ::pause();
     return x;
@@ -389,7 +378,7 @@ TEST_F(OnErrorDeathTest, AnElementThatCannotBeDecodedStillFailsTheCall) {
     std::vector<TaskFailure> failures;
     std::vector<FailsToLoad> elements;
     for (int i = 0; i < 6; ++i) elements.push_back(FailsToLoad{i});
-    EXPECT_THROW(pool.map([](const FailsToLoad& e) { return e.v; }, elements,
+    EXPECT_THROW(pool.map([](const FailsToLoad& e) { return e.value; }, elements,
                           {.chunk_size = 6, .on_error = {.skip_into = &failures}}),
                  std::runtime_error);
 }

@@ -379,26 +379,9 @@ TEST(StackTraceTimeoutTest, NamingTheTraceIsNotChargedToTheTasksTimeout) {
 
 }  // namespace
 
-namespace regression_traced {
-
-struct FailsToLoad {
-    int v = 0;
-    template <class Archive>
-    void save(Archive& archive) const {
-        archive(v);
-    }
-    template <class Archive>
-    [[gnu::noinline]] void load(Archive& archive) {
-        archive(v);
-        if (v == 3) throw std::runtime_error("cannot load 3");
-    }
-};
-
-}  // namespace regression_traced
-
 namespace {
 
-using regression_traced::FailsToLoad;
+using mpire::test::FailsToLoad;
 
 std::vector<FailsToLoad> elements_0_to_5() {
     std::vector<FailsToLoad> out;
@@ -413,7 +396,7 @@ std::vector<FailsToLoad> elements_0_to_5() {
 TEST(StackTraceLoadTest, ALoadFailureKeepsItsTrace) {
     WorkerPool pool({.n_jobs = 1});
     const std::string trace = trace_of_error(
-        [&] { pool.map([](const FailsToLoad& e) { return e.v; }, elements_0_to_5()); });
+        [&] { pool.map([](const FailsToLoad& e) { return e.value; }, elements_0_to_5()); });
     EXPECT_TRUE(contains(trace, "FailsToLoad::load")) << "trace: '" << trace << "'";
 }
 

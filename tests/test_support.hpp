@@ -15,6 +15,7 @@
 #include <ranges>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 namespace mpire {
@@ -144,6 +145,21 @@ private:
     long n_;
     long next_ = 0;
     long* pulled_;
+};
+
+/// An element whose `load` throws for the value 3: a task that fails while the worker decodes
+/// it (fork workers; threading workers never decode). Not inlined, so traces name it.
+struct FailsToLoad {
+    int value = 0;
+    template <class Archive>
+    void save(Archive& archive) const {
+        archive(value);
+    }
+    template <class Archive>
+    [[gnu::noinline]] void load(Archive& archive) {
+        archive(value);
+        if (value == 3) throw std::runtime_error("cannot load 3");
+    }
 };
 
 inline const char* name_of(StartMethod method) {
