@@ -249,6 +249,46 @@ TEST_P(ProgressBarTest, ApplyTasksShareABarThatEndsWhenAllAreDone) {
     EXPECT_TRUE(contains(lines.back(), "| 10/10 [")) << out;
 }
 
+TEST(NestedProgressBarTest, BarsOfNestedPoolsAtTheirOwnPositionsStayWhole) {
+    // MPIRE's example: the outer bar at position 0, worker i's inner bar at i + 1.
+    const std::string out = capture_stderr(true, [] {
+        WorkerPool pool({.n_jobs = 2, .daemon = false, .pass_worker_id = true});
+        pool.map(
+            [](int worker_id, int x) {
+                WorkerPool nested({.n_jobs = 1});
+                const auto squares = nested.map(
+                    square, std::views::iota(0, 50),
+                    {.progress_bar = true,
+                     .progress_bar_options = {.ascii = true, .position = worker_id + 1}});
+                return squares.back() + x;
+            },
+            std::views::iota(0, 4),
+            {.n_splits = 4, .progress_bar = true, .progress_bar_options = {.ascii = true}});
+    });
+    // Every draw is one write: cut at the control characters, each piece is one whole line.
+    std::vector<std::string> pieces;
+    std::string piece;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        if (out[i] == '\r' || out[i] == '\n' || out[i] == '\x1b') {
+            if (!piece.empty()) pieces.push_back(piece);
+            piece.clear();
+            if (out[i] == '\x1b') i += 2;  // ESC [ A
+        } else {
+            piece += out[i];
+        }
+    }
+    std::size_t inner_done = 0;
+    std::size_t outer_done = 0;
+    for (const std::string& line : pieces) {
+        const std::string trimmed = line.substr(0, line.find_last_not_of(' ') + 1);
+        EXPECT_TRUE(trimmed.ends_with("it/s]")) << "a torn line: " << testing::PrintToString(line);
+        if (contains(trimmed, "100%|##########| 50/50 [")) ++inner_done;
+        if (contains(trimmed, "100%|##########| 4/4 [")) ++outer_done;
+    }
+    EXPECT_EQ(inner_done, 4U) << out;
+    EXPECT_EQ(outer_done, 1U) << out;
+}
+
 TEST_P(ProgressBarTest, BadOptionsAreRejected) {
     WorkerPool pool(options());
     auto rejected = [&](const mpire::MapOptions& options) {
