@@ -160,6 +160,69 @@ TEST_P(InsightsTest, APoolWithoutInsightsSaysSo) {
     EXPECT_THROW((void)pool.get_insights(), std::logic_error);
 }
 
+TEST_P(InsightsTest, AReplacedWorkerKeepsItsPredecessorsLongestTasks) {
+    WorkerPool pool({.n_jobs = 1, .start_method = GetParam(), .enable_insights = true});
+    pool.map(
+        [](int x) {
+            std::this_thread::sleep_for(x == 0 ? 100ms : 1ms);
+            return x;
+        },
+        std::views::iota(0, 3), {.chunk_size = 1, .worker_lifespan = 1});
+    const Insights insights = pool.get_insights();
+    ASSERT_FALSE(insights.top_5_max_task_durations.empty());
+    EXPECT_EQ(insights.top_5_max_task_args.front(), "Arg 0: 0");
+    EXPECT_GE(insights.top_5_max_task_durations.front(), Seconds(0.1));
+}
+
+TEST_P(InsightsTest, SamplingStartsOverWithEachCall) {
+    // Nanosecond tasks teach a worker to time few tasks; the long tasks of the next call on
+    // the same (kept-alive) worker are timed one by one again.
+    WorkerPool pool(
+        {.n_jobs = 1, .start_method = GetParam(), .keep_alive = true, .enable_insights = true});
+    pool.map([](int x) { return x; }, std::views::iota(0, 200000), {.chunk_size = 200000});
+    pool.map(
+        [](int x) {
+            std::this_thread::sleep_for(20ms);
+            return x;
+        },
+        std::views::iota(0, 5), {.chunk_size = 1});
+    const Insights insights = pool.get_insights();
+    ASSERT_EQ(insights.top_5_max_task_durations.size(), 5U);
+    EXPECT_GE(insights.top_5_max_task_durations.back(), Seconds(0.020));
+}
+
+bool valid_utf8(const std::string& s) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const std::size_t length = c < 0x80U          ? 1
+                                   : (c >> 5U) == 6U  ? 2
+                                   : (c >> 4U) == 14U ? 3
+                                   : (c >> 3U) == 30U ? 4
+                                                      : 0;
+        if (length == 0 || i + length > s.size()) return false;
+        for (std::size_t k = 1; k < length; ++k) {
+            if ((static_cast<unsigned char>(s[i + k]) & 0xC0U) != 0x80U) return false;
+        }
+        i += length;
+    }
+    return true;
+}
+
+TEST_P(InsightsTest, LongArgumentsAreCutBetweenCharacters) {
+    WorkerPool pool(options());
+    std::vector<std::string> inputs;
+    // "Arg 0: " (7 bytes) and 113 more: byte 127, where the text is cut, starts an "é".
+    for (int i = 0; i < 8; ++i) inputs.push_back(std::string(113, 'a') + "ééééé");
+    pool.map([](const std::string& s) { return s.size(); }, inputs);
+    const Insights insights = pool.get_insights();
+    ASSERT_FALSE(insights.top_5_max_task_args.empty());
+    for (const std::string& args : insights.top_5_max_task_args) {
+        EXPECT_TRUE(valid_utf8(args)) << args;
+        EXPECT_TRUE(args.starts_with("Arg 0: aaaa")) << args;
+    }
+}
+
 MPIRE_TEST_ON_EVERY_START_METHOD(InsightsTest);
 
 TEST(InsightsFormat, DurationsAsMpirePrintsThem) {
@@ -167,6 +230,9 @@ TEST(InsightsFormat, DurationsAsMpirePrintsThem) {
     EXPECT_EQ(mpire::format_duration(Seconds(1.245)), "0:00:01.245");
     EXPECT_EQ(mpire::format_duration(Seconds(0.0384)), "0:00:00.038");
     EXPECT_EQ(mpire::format_duration(Seconds(3723.5)), "1:02:03.500");
+    // Milliseconds are cut, not rounded, as MPIRE prints them.
+    EXPECT_EQ(mpire::format_duration(Seconds(0.9996)), "0:00:00.999");
+    EXPECT_EQ(mpire::format_duration(Seconds(1.2459)), "0:00:01.245");
 }
 
 }  // namespace

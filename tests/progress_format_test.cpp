@@ -129,6 +129,57 @@ TEST(ProgressFormat, Helpers) {
     EXPECT_EQ(format_sizeof(999.5), "1.00k");
 }
 
+// tqdm computes int(frac * N_BARS * nsyms) = int((0.59 * 10) * 10) = int(58.99999999999999) = 58.
+// /usr/bin/python3 -c 'import tqdm;print(tqdm.tqdm.format_meter(59,100,0.5,ascii=True))'
+TEST(ProgressFormat, BarCellsRoundAsTqdm) {
+    Meter m = ascii(59, 100, 0.5);
+    m.ascii = true;
+    EXPECT_EQ(format_meter(m), " 59%|#####8    | 59/100 [00:00<00:00, 118.00it/s]");
+    Meter u = ascii(29, 100, 0.5);
+    u.ascii = true;
+    u.unit_scale = true;
+    EXPECT_EQ(format_meter(u), " 29%|##9       | 29.0/100 [00:00<00:01, 58.0it/s]");
+}
+
+// tqdm 4.64, unknown total: f'{(prefix + ": ") if prefix else ""}' - no ": " check there.
+// tqdm.tqdm.format_meter(587, None, 0.0, prefix='Work: ') == 'Work: : 587it [00:00, ?it/s]'
+TEST(ProgressFormat, UnknownTotalDescEndingInColonAsTqdm) {
+    Meter m = ascii(587, std::nullopt, 0.0);
+    m.desc = "Work: ";
+    EXPECT_EQ(format_meter(m), "Work: : 587it [00:00, ?it/s]");
+}
+
+// tqdm measures East Asian wide characters as 2 columns (disp_len), so the line fits ncols.
+// tqdm.tqdm.format_meter(4, 7, 5607173.210286937, ncols=80, prefix='進捗', rate=1.0)
+TEST(ProgressFormat, WideCharactersTakeTwoColumns) {
+    Meter m = ascii(4, 7, 5607173.210286937);
+    m.rate = 1.0;
+    m.ncols = 80;
+    m.ascii = false;
+    m.desc = "進捗";
+    EXPECT_EQ(format_meter(m),
+              "進捗:  57%|███████████████████▍              | 4/7 [1557:32:53<00:03,  1.00it/s]");
+}
+
+// With a colour and ncols, tqdm trims the line to ncols (disp_trim) and ends it with a reset.
+// tqdm.tqdm.format_meter(181, 999, 3600.0, ncols=20, prefix='héllo', rate=1.0, ascii=True,
+//                        colour='green') == 'héllo:  18%|\x1b[32m1\x1b[0m| 181/9\x1b[0m'
+TEST(ProgressFormat, ColouredLineIsTrimmedToNcols) {
+    Meter m = ascii(181, 999, 3600.0);
+    m.rate = 1.0;
+    m.ncols = 20;
+    m.ascii = true;
+    m.desc = "héllo";
+    m.colour = "green";
+    EXPECT_EQ(format_meter(m), "héllo:  18%|\x1b[32m1\x1b[0m| 181/9\x1b[0m");
+}
+
+// Remaining time past ~2.9e11 years: static_cast<long long> overflows (UB); tqdm uses int().
+// tqdm.tqdm.format_meter(0, 10**12, 0.5, rate=1e-9) -> '... [00:00<277777777777777777:46:40, ...'
+TEST(ProgressFormat, HugeRemainingTimeDoesNotOverflow) {
+    EXPECT_EQ(format_interval(1e12 / 1e-9), "277777777777777777:46:40");
+}
+
 TEST(ProgressFormat, RichStyle) {
     Meter meter = ascii(47, 80, 2.47);
     meter.desc = "Squares";

@@ -36,6 +36,8 @@ void ApplyQueue::submit(PoolCore& core, ApplyTask task) {
         std::erase_if(pending_, [state](const Queued& q) { return q.task.state.get() == state; });
         if (std::erase_if(counted_, [state](const auto& s) { return s.get() == state; }) > 0) {
             --bar_total_;
+            if (bar_) bar_->set_total(bar_total_);
+            update_progress();  // a bar this task opened ends with it
         }
         throw;
     }

@@ -32,12 +32,14 @@ InsightTimes times_of(std::vector<Seconds> per_worker) {
 }  // namespace
 
 std::string format_duration(Seconds duration) {
-    // MPIRE prints datetime.timedelta rounded to milliseconds: "0:00:01.245", "0:00:00".
-    const auto ms = static_cast<long long>(std::llround(duration.count() * 1000));
-    const long long seconds = ms / 1000;
+    // As MPIRE: Python's timedelta (rounded to microseconds, half to even) printed with its
+    // microseconds cut to milliseconds: "0:00:01.245", and "0:00:01" on a whole second.
+    const auto micros =
+        static_cast<long long>(std::nearbyint(std::max(duration.count(), 0.0) * 1e6));
+    const long long seconds = micros / 1'000'000;
     std::string out =
         fmt::format("{}:{:02d}:{:02d}", seconds / 3600, seconds / 60 % 60, seconds % 60);
-    if (ms % 1000 != 0) out += fmt::format(".{:03d}", ms % 1000);
+    if (micros % 1'000'000 != 0) out += fmt::format(".{:03d}", micros % 1'000'000 / 1000);
     return out;
 }
 

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <string_view>
 
+#include "progress/display_width.hpp"
+
 namespace mpire::detail::progress {
 
 namespace {
@@ -33,32 +35,14 @@ constexpr std::array<std::string_view, 11> ascii_symbols{" ", "1", "2", "3", "4"
 constexpr std::array<std::string_view, 9> unicode_symbols{
     " ", "\u258F", "\u258E", "\u258D", "\u258C", "\u258B", "\u258A", "\u2589", "\u2588"};
 
-// Columns a string takes on a terminal: UTF-8 continuation bytes take none.
-std::size_t display_width(std::string_view text) {
-    return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-        return (static_cast<unsigned char>(c) & 0xC0U) != 0x80U;
-    }));
-}
-
-// Cuts `text` (no colour codes in it) to `columns` columns.
-std::string trimmed(std::string text, std::size_t columns) {
-    std::size_t seen = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if ((static_cast<unsigned char>(text[i]) & 0xC0U) != 0x80U && seen++ == columns) {
-            text.resize(i);
-            break;
-        }
-    }
-    return text;
-}
-
 template <std::size_t N>
 std::string bar(double fraction, std::size_t width,
                 const std::array<std::string_view, N>& symbols) {
     const std::size_t steps = N - 1;
     fraction = std::clamp(fraction, 0.0, 1.0);
-    const auto filled_steps =
-        static_cast<std::size_t>(fraction * static_cast<double>(width * steps));
+    // In tqdm's order: (fraction * width) * steps rounds differently from fraction * cells.
+    const auto filled_steps = static_cast<std::size_t>(fraction * static_cast<double>(width) *
+                                                       static_cast<double>(steps));
     const std::size_t full = filled_steps / steps;
     std::string out;
     for (std::size_t i = 0; i < full; ++i) out += symbols[steps];
@@ -96,11 +80,18 @@ std::string prefix_of(const std::string& desc) {
 }  // namespace
 
 std::string format_interval(double seconds) {
-    const auto whole = static_cast<long long>(seconds);
-    const long long minutes = whole / 60;
-    const long long hours = minutes / 60;
-    if (hours != 0) return fmt::format("{:d}:{:02d}:{:02d}", hours, minutes % 60, whole % 60);
-    return fmt::format("{:02d}:{:02d}", minutes % 60, whole % 60);
+    // tqdm uses Python's unbounded int: a remaining time of 1e21 s must not overflow.
+    __extension__ using Whole = unsigned __int128;
+    const Whole whole = seconds >= 0x1p127 ? ~Whole{0} : static_cast<Whole>(std::max(seconds, 0.0));
+    const Whole minutes = whole / 60;
+    const Whole hours = minutes / 60;
+    const auto minute = static_cast<unsigned>(minutes % 60);
+    const auto second = static_cast<unsigned>(whole % 60);
+    if (hours == 0) return fmt::format("{:02d}:{:02d}", minute, second);
+    std::string digits;
+    for (Whole h = hours; h != 0; h /= 10)
+        digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(h % 10)));
+    return fmt::format("{}:{:02d}:{:02d}", digits, minute, second);
 }
 
 std::string format_sizeof(double number, double divisor) {
@@ -143,8 +134,9 @@ std::string format_meter(const Meter& meter) {
     const std::string n_fmt = count_text(meter.n, meter.unit_scale);
     std::string l_bar = prefix_of(meter.desc);
 
-    if (total == 0) {
-        return fmt::format("{}{}{} [{}, {}]", l_bar, n_fmt, meter.unit, elapsed, rate_fmt);
+    if (total == 0) {  // tqdm adds ": " here even to a desc that ends with one
+        const std::string prefix = meter.desc.empty() ? std::string() : meter.desc + ": ";
+        return fmt::format("{}{}{} [{}, {}]", prefix, n_fmt, meter.unit, elapsed, rate_fmt);
     }
     const std::string remaining =
         rate != 0 ? format_interval((static_cast<double>(total) - n) / rate) : std::string("?");
@@ -167,10 +159,7 @@ std::string format_meter(const Meter& meter) {
     const std::string code = colour_code(meter.colour);
     if (!code.empty()) drawn = code + drawn + std::string(colour_reset);
     std::string line = l_bar + drawn + r_bar;
-    if (meter.ncols && code.empty() &&
-        display_width(line) > static_cast<std::size_t>(*meter.ncols)) {
-        line = trimmed(std::move(line), static_cast<std::size_t>(*meter.ncols));
-    }
+    if (meter.ncols) line = display_trim(std::move(line), static_cast<std::size_t>(*meter.ncols));
     return line;
 }
 
@@ -178,8 +167,9 @@ std::string format_rich(const Meter& meter, bool colours) {
     const double n = static_cast<double>(meter.n);
     const double rate = rate_of(meter);
     auto clock = [](double seconds) {
-        const auto whole = static_cast<long long>(seconds);
-        return fmt::format("{}:{:02d}:{:02d}", whole / 3600, whole / 60 % 60, whole % 60);
+        // rich's h:mm:ss; the hours as tqdm's interval prints them (no overflow).
+        const std::string interval = format_interval(seconds);
+        return interval.size() == 5 ? "0:" + interval : interval;
     };
     const std::string desc = meter.desc.empty() ? std::string() : meter.desc + " ";
     const std::string rate_fmt = rate != 0 ? fmt::format("{} {}/s", format_sizeof(rate), meter.unit)

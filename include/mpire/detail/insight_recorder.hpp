@@ -17,6 +17,14 @@ namespace mpire::detail {
 inline constexpr std::size_t insight_top_tasks = 5;
 inline constexpr std::size_t insight_args_words = 16;  // a task's arguments: up to 127 bytes
 
+/// How many bytes of `text` fit in `limit` without cutting a UTF-8 character.
+inline std::size_t utf8_length_within(const std::string& text, std::size_t limit) noexcept {
+    if (text.size() <= limit) return text.size();
+    std::size_t end = limit;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) --end;
+    return end;
+}
+
 /// One worker's insights, in memory shared with the parent (all atomics, so also safe between
 /// threads). The worker adds to it; the parent resets it when a map call starts and reads it
 /// in `get_insights()`.
@@ -79,7 +87,7 @@ struct WorkerInsightSlot {
         for (std::size_t i = 0; i < insight_top_tasks; ++i) {
             std::array<std::uint64_t, insight_args_words> words{};
             std::memcpy(words.data(), args[i].data(),
-                        std::min(args[i].size(), sizeof words - 1));  // keeps a final NUL
+                        utf8_length_within(args[i], sizeof words - 1));
             for (std::size_t k = 0; k < insight_args_words; ++k) {
                 top_args[i][k].store(words[k], std::memory_order_release);
             }
@@ -95,8 +103,16 @@ struct WorkerInsightSlot {
 /// the tasks timed).
 class InsightRecorder {
 public:
-    explicit InsightRecorder(WorkerInsightSlot& slot) noexcept
-        : slot_(slot), generation_(slot.generation.load(std::memory_order_acquire)) {}
+    /// Continues from what the slot holds: a worker replaced under worker_lifespan keeps the
+    /// longest tasks of its predecessors in the same call.
+    explicit InsightRecorder(WorkerInsightSlot& slot)
+        : slot_(slot), generation_(slot.generation.load(std::memory_order_acquire)) {
+        const std::vector<WorkerInsightSlot::TopTask> top = slot.read_top();
+        for (std::size_t i = 0; i < top.size() && i < insight_top_tasks; ++i) {
+            top_ns_[i] = top[i].ns;
+            top_args_[i] = top[i].args;
+        }
+    }
 
     /// The worker is up: its start-up time ran since the parent started it.
     void worker_started() noexcept {
@@ -117,13 +133,15 @@ public:
     /// down in a local: a member would be reloaded after every task).
     std::uint32_t chunk_begins() noexcept {
         const std::uint64_t generation = slot_.generation.load(std::memory_order_acquire);
-        if (generation != generation_) {  // a new call: its own top tasks
+        if (generation != generation_) {  // a new call: its own top tasks, its own sampling
             generation_ = generation;
             top_ns_.fill(0);
             top_args_.fill({});
+            timed_ = 0;
+            timed_ns_ = 0;
+            stride_ = 1;
+            countdown_ = 1;
         }
-        timed_ = 0;
-        timed_ns_ = 0;
         chunk_start_ = WorkerClock::now_ns();
         return countdown_;
     }
@@ -133,7 +151,7 @@ public:
     std::uint32_t task_took(std::int64_t ns, Describe&& describe) {
         ++timed_;
         timed_ns_ += ns;
-        if (timed_ % stride_check_every == 0) adapt_stride();
+        if (timed_ == stride_check_every) adapt_stride();
         if (ns <= top_ns_.back()) return stride_;
         std::size_t at = insight_top_tasks - 1;
         while (at > 0 && top_ns_[at - 1] < ns) {
@@ -162,8 +180,13 @@ private:
     static void add(std::atomic<std::int64_t>& total, std::int64_t ns) noexcept {
         total.fetch_add(ns, std::memory_order_relaxed);
     }
+    // From the tasks timed lately (the last window), so that the stride follows tasks that
+    // get longer or shorter.
     void adapt_stride() noexcept {
-        const std::int64_t mean = std::max<std::int64_t>(1, timed_ns_ / timed_);
+        const std::int64_t mean =
+            std::max<std::int64_t>(1, timed_ns_ / static_cast<std::int64_t>(timed_));
+        timed_ = 0;
+        timed_ns_ = 0;
         const std::int64_t wanted = timing_cost_ns * 100 / mean;
         stride_ = static_cast<std::uint32_t>(std::clamp<std::int64_t>(wanted, 1, longest_stride));
     }
