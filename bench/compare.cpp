@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "peers.hpp"
 #include "ping_pong.hpp"
 
 #ifndef MPIRE_BENCH_BUILD_TYPE
@@ -30,7 +31,9 @@ constexpr int kIdentitySize = 10'000'000;
 constexpr int kBusyTasks = 200;
 constexpr double kBusyChunkSize = 1;
 constexpr int kRoundTrips = 20'000;
-constexpr int kPingPongSpin = 2000;  // pause instructions before a ping-pong side sleeps
+constexpr int kPingPongSpin = 2000;
+constexpr int kIdentityPeerChunk =
+    kIdentitySize / (64 * kJobs);  // pause instructions before a ping-pong side sleeps
 
 int identity(int x) { return x; }
 
@@ -99,9 +102,9 @@ void check_equal(const std::vector<T>& got, const std::vector<T>& want, const ch
     std::exit(EXIT_FAILURE);
 }
 
-/// Wall times in ms of one workload's three variants, one entry per repetition.
+/// Wall times in ms of one workload's variants, one entry per repetition.
 struct Timings {
-    std::vector<double> serial, fork, threading;
+    std::vector<double> serial, fork, threading, openmp, tbb;
 };
 
 /// Times the serial loop, mpire fork and mpire threading on `inputs`, interleaved within each
@@ -109,9 +112,9 @@ struct Timings {
 /// Every mpire result is checked against the serial one.
 template <class F>
 Timings run_workload(const char* name, F f, const std::vector<int>& inputs,
-                     const mpire::MapOptions& options, int reps) {
+                     const mpire::MapOptions& options, int peer_chunk, int reps) {
     const std::vector<double> zeros(static_cast<std::size_t>(reps));
-    Timings t{zeros, zeros, zeros};
+    Timings t{zeros, zeros, zeros, zeros, zeros};
     // A fresh pool per repetition, timed from construction through the map (workers start at its
     // beginning and stop at its end, keep_alive being off) to destruction.
     auto pool_map = [&](double& ms, mpire::StartMethod method) {
@@ -130,6 +133,17 @@ Timings run_workload(const char* name, F f, const std::vector<int>& inputs,
         check_equal(pool_map(t.fork[rep], mpire::StartMethod::fork), want, name, "fork");
         check_equal(pool_map(t.threading[rep], mpire::StartMethod::threading), want, name,
                     "threading");
+        check_equal(
+            timed(t.openmp[rep], [&] { return bench::openmp_map(f, inputs, kJobs, peer_chunk); }),
+            want, name, "OpenMP");
+        if (bench::have_tbb) {
+            check_equal(timed(t.tbb[rep],
+                              [&] {
+                                  return bench::tbb_map(f, inputs, kJobs,
+                                                        static_cast<std::size_t>(peer_chunk));
+                              }),
+                        want, name, "oneTBB");
+        }
     }
     return t;
 }
@@ -213,6 +227,8 @@ void print_rows(const char* line1, const char* line2, const Timings& t) {
     print_row(line1, "serial loop", t.serial);
     print_row(line2, "mpire fork", t.fork);
     print_row("", "mpire threading", t.threading);
+    print_row("", "OpenMP dynamic", t.openmp);
+    if (bench::have_tbb) print_row("", "oneTBB", t.tbb);
 }
 
 /// Seconds of CPU time the whole machine spent busy so far (/proc/stat), or 0 if unknown.
@@ -295,10 +311,12 @@ int main(int argc, char** argv) {
     std::vector<int> busy_inputs(kBusyTasks);
     std::iota(busy_inputs.begin(), busy_inputs.end(), 0);
     const Timings busy =
-        run_workload("busy", busy_task, busy_inputs, {.chunk_size = kBusyChunkSize}, reps);
+        run_workload("busy", busy_task, busy_inputs, {.chunk_size = kBusyChunkSize}, 1, reps);
     std::vector<int> identity_inputs(kIdentitySize);
     std::iota(identity_inputs.begin(), identity_inputs.end(), 0);
-    const Timings id = run_workload("identity", identity, identity_inputs, {}, reps);
+    // The peers get the chunk size mpire's default chunking picks (10M / 128 splits).
+    const Timings id =
+        run_workload("identity", identity, identity_inputs, {}, kIdentityPeerChunk, reps);
 
     // A difference of a few percent needs more repetitions than the other workloads.
     const InsightsTimings insights = measure_insights(identity_inputs, 3 * reps);
@@ -355,6 +373,21 @@ int main(int argc, char** argv) {
         "1 ms busy x 200 (chunk_size 1): speed-up over serial: fork %.2fx, "
         "threading %.2fx (target >= 1.9x)\n",
         bu_s / bu_f, bu_s / bu_th);
+    std::printf("against the thread pools (mpire time / peer time; same chunks, %d threads):\n",
+                kJobs);
+    std::printf("  identity map: threading/OpenMP %.2fx, fork/OpenMP %.2fx",
+                id_th / median(id.openmp), id_f / median(id.openmp));
+    if (bench::have_tbb) {
+        std::printf(", threading/oneTBB %.2fx, fork/oneTBB %.2fx", id_th / median(id.tbb),
+                    id_f / median(id.tbb));
+    }
+    std::printf("\n  1 ms busy x 200: threading/OpenMP %.2fx, fork/OpenMP %.2fx",
+                bu_th / median(busy.openmp), bu_f / median(busy.openmp));
+    if (bench::have_tbb) {
+        std::printf(", threading/oneTBB %.2fx, fork/oneTBB %.2fx", bu_th / median(busy.tbb),
+                    bu_f / median(busy.tbb));
+    }
+    std::printf("%s\n", bench::have_tbb ? "" : " (oneTBB: libtbb-dev is not installed)");
     std::printf(
         "apply round trip, fork: %.2fx the futex ping-pong (target <= 3x), %.2fx the spinning "
         "one\n",
