@@ -244,6 +244,23 @@ private:
         }
     }
 
+    // Checks a call's task, init and exit functions against the leading parameters the pool
+    // passes, and its timeouts (map and apply options alike); throws std::invalid_argument.
+    template <class Signature, class Options>
+    detail::CallTimeouts check_call(const Options& options) const {
+        const detail::PoolCore& core = *live_core();
+        const detail::LeadFlags lead = detail::lead_flags_of(core);
+        const SharedObjects& shared = detail::shared_objects_of(core);
+        const int form = Signature::index_of(lead);
+        detail::check_task_form("task function", lead, Signature::accepts(lead),
+                                Signature::shared_type(form), Signature::shared_mutable(form),
+                                shared);
+        detail::check_hook("worker_init function", options.worker_init, lead, shared);
+        detail::check_hook("worker_exit function", options.worker_exit, lead, shared);
+        return detail::validate_timeouts(options.task_timeout, options.worker_init_timeout,
+                                         options.worker_exit_timeout);
+    }
+
     template <class F, class R>
     detail::RunPlan plan(bool ordered, bool lazy, F&& f, R&& inputs, const MapOptions& options) {
         using Fn = std::decay_t<F>;
@@ -252,18 +269,10 @@ private:
         if constexpr (std::ranges::sized_range<R>) {
             input_size = static_cast<std::uint64_t>(std::ranges::size(inputs));
         }
+        const detail::CallTimeouts timeouts = check_call<SignatureOf<F, R>>(options);
         const detail::PoolCore& core = *live_core();
         const detail::LeadFlags lead = detail::lead_flags_of(core);
         const SharedObjects& shared = detail::shared_objects_of(core);
-        using Signature = SignatureOf<F, R>;
-        const int form = Signature::index_of(lead);
-        detail::check_task_form("task function", lead, Signature::accepts(lead),
-                                Signature::shared_type(form), Signature::shared_mutable(form),
-                                shared);
-        detail::check_hook("worker_init function", options.worker_init, lead, shared);
-        detail::check_hook("worker_exit function", options.worker_exit, lead, shared);
-        const detail::CallTimeouts timeouts = detail::validate_timeouts(
-            options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout);
         detail::RunPlan out;
         out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
         auto kernel = std::make_shared<detail::TaskKernel<Fn, Element>>(
@@ -319,17 +328,10 @@ private:
         using ErrorCallback = decltype(std::decay_t<Options>::error_callback);
         if constexpr (check_task_types<F, Element>() &&
                       check_callback_types<Result, Callback, ErrorCallback>()) {
+            const detail::CallTimeouts timeouts = check_call<Signature>(options);
             detail::PoolCore& core = *live_core();
             const detail::LeadFlags lead = detail::lead_flags_of(core);
             const SharedObjects& shared = detail::shared_objects_of(core);
-            const int form = Signature::index_of(lead);
-            detail::check_task_form("task function", lead, Signature::accepts(lead),
-                                    Signature::shared_type(form), Signature::shared_mutable(form),
-                                    shared);
-            detail::check_hook("worker_init function", options.worker_init, lead, shared);
-            detail::check_hook("worker_exit function", options.worker_exit, lead, shared);
-            const detail::CallTimeouts timeouts = detail::validate_timeouts(
-                options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout);
             const detail::ApplyHooks hooks =
                 detail::pin_apply_hooks(core, options.worker_init, options.worker_exit, timeouts);
             auto kernel = std::make_shared<detail::TaskKernel<std::decay_t<F>, Element>>(
