@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <deque>
 #include <future>
 #include <optional>
 #include <ranges>
@@ -350,7 +351,7 @@ TEST_F(WorkerDeathTest, ThreadsOfADaemonWorkerCannotStartPoolsEither) {
 
 TEST_F(WorkerDeathTest, AnElementThatFailsToDecodeIsATaskFailure) {
     WorkerPool pool({.n_jobs = 2});
-    const std::vector<FailsToLoad> inputs{{1}, {2}, {3}, {4}};
+    const std::deque<FailsToLoad> inputs{{1}, {2}, {3}, {4}};
     try {
         pool.map([](const FailsToLoad& f) { return f.value; }, inputs);
         FAIL();

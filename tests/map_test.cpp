@@ -9,6 +9,7 @@
 #include <ranges>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -257,6 +258,82 @@ TEST(MapOnProcesses, WorkersAreSeparateProcesses) {
     std::vector<pid_t> pids =
         pool.map([](int) { return ::getpid(); }, std::views::iota(0, 50), {.chunk_size = 1});
     for (pid_t pid : pids) EXPECT_NE(pid, parent);
+}
+
+// An element that refuses to be encoded: it reaches a fork worker only when read in place.
+struct NeverEncoded {
+    int value = 0;
+    template <class Archive>
+    void save(Archive& /*archive*/) const {
+        throw std::runtime_error("NeverEncoded was encoded");
+    }
+    template <class Archive>
+    void load(Archive& archive) {
+        archive(value);
+    }
+};
+
+std::vector<NeverEncoded> never_encoded(int n) {
+    std::vector<NeverEncoded> out;
+    for (int i = 0; i < n; ++i) out.push_back({i});
+    return out;
+}
+
+int value_of(const NeverEncoded& e) { return e.value; }
+
+TEST(InheritedInput, ForkWorkersReadAContiguousInputInPlace) {
+    WorkerPool pool({.n_jobs = 2});
+    const std::vector<NeverEncoded> inputs = never_encoded(100);
+    std::vector<int> want(100);
+    std::iota(want.begin(), want.end(), 0);
+    EXPECT_EQ(pool.map(value_of, inputs), want);
+    std::vector<int> unordered = pool.map_unordered(value_of, never_encoded(100));
+    std::ranges::sort(unordered);
+    EXPECT_EQ(unordered, want);
+}
+
+TEST(InheritedInput, WorkersThatReplaceOthersDuringTheCallReadInPlaceToo) {
+    WorkerPool pool({.n_jobs = 2});
+    std::vector<int> want(20);
+    std::iota(want.begin(), want.end(), 0);
+    EXPECT_EQ(pool.map(value_of, never_encoded(20), {.chunk_size = 1, .worker_lifespan = 1}), want);
+}
+
+TEST(InheritedInput, WorkersStartedBeforeTheInputExistedGetItEncoded) {
+    WorkerPool pool({.n_jobs = 2, .keep_alive = true});
+    EXPECT_EQ(pool.map(square, std::vector{1, 2, 3}), (std::vector{1, 4, 9}));
+    try {
+        pool.map(value_of, never_encoded(4));
+        FAIL() << "the live workers could not have read the new input in place";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("NeverEncoded was encoded"), std::string::npos)
+            << e.what();
+    }
+}
+
+TEST(InheritedInput, ImapEncodesItsInputSinceTheCallerMayChangeItBetweenSteps) {
+    WorkerPool pool({.n_jobs = 2});
+    const std::vector<NeverEncoded> inputs = never_encoded(4);
+    EXPECT_THROW(
+        {
+            for (int value : pool.imap(value_of, inputs)) (void)value;
+        },
+        std::runtime_error);
+}
+
+TEST(InheritedInput, EachAttemptGetsAFreshCopyToChange) {
+    WorkerPool pool({.n_jobs = 1});
+    const std::vector<std::string> inputs{"a", "b"};
+    const std::vector<std::string> results = pool.map(
+        [](std::string& s) {
+            static int calls = 0;  // in the worker process
+            s += '!';
+            if (++calls == 1) throw std::runtime_error("first attempt");
+            return s;
+        },
+        inputs, {.on_error = {.retries = 1}});
+    EXPECT_EQ(results, (std::vector<std::string>{"a!", "b!"}));
+    EXPECT_EQ(inputs, (std::vector<std::string>{"a", "b"}));
 }
 
 TEST(CpuCount, IsAtLeastOne) { EXPECT_GE(mpire::cpu_count(), 1U); }

@@ -6,8 +6,10 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <exception>
 #include <fstream>
+#include <numeric>
 #include <ranges>
 #include <stdexcept>
 #include <stop_token>
@@ -224,6 +226,21 @@ TEST_F(OnErrorDeathTest, ACrashingTaskIsSkippedAndItsChunkNeighboursStillDeliver
     }
 }
 
+// The same with tasks the workers read in place from the input they inherited: the dead chunk
+// is cut into single tasks by address, and the culprit's arguments are read from the input.
+TEST_F(OnErrorDeathTest, ACrashingTaskReadInPlaceIsSkippedAndItsNeighboursStillDeliver) {
+    WorkerPool pool(options());
+    std::vector<TaskFailure> failures;
+    std::vector<int> inputs(12);
+    std::iota(inputs.begin(), inputs.end(), 0);
+    const std::vector<int> results =
+        pool.map(crash_on_five, inputs, {.chunk_size = 4, .on_error = {.skip_into = &failures}});
+    EXPECT_EQ(results, (std::vector<int>{0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11}));
+    ASSERT_EQ(failures.size(), 1U);
+    EXPECT_EQ(failures[0].task_index, 5);
+    EXPECT_EQ(failures[0].task_args, "Arg 0: 5");
+}
+
 TEST_F(OnErrorDeathTest, ACrashIsRetriedOnAFreshWorker) {
     mpire::SharedArray<std::atomic<int>> crashes(1);
     WorkerPool pool(options());
@@ -376,7 +393,7 @@ TEST_F(OnErrorDeathTest, AnElementThatCannotBeDecodedStillFailsTheCall) {
     // Where the next element starts is unknown once one fails to load: the call fails.
     WorkerPool pool(options());
     std::vector<TaskFailure> failures;
-    std::vector<FailsToLoad> elements;
+    std::deque<FailsToLoad> elements;
     for (int i = 0; i < 6; ++i) elements.push_back(FailsToLoad{i});
     EXPECT_THROW(pool.map([](const FailsToLoad& e) { return e.value; }, elements,
                           {.chunk_size = 6, .on_error = {.skip_into = &failures}}),

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <deque>
 #include <exception>
 #include <filesystem>
 #include <stdexcept>
@@ -383,14 +384,14 @@ namespace {
 
 using mpire::test::FailsToLoad;
 
-std::vector<FailsToLoad> elements_0_to_5() {
-    std::vector<FailsToLoad> out;
+std::deque<FailsToLoad> elements_0_to_5() {
+    std::deque<FailsToLoad> out;
     for (int i = 0; i < 6; ++i) out.push_back(FailsToLoad{i});
     return out;
 }
 
 // An element whose load() throws in a fork worker: the task fails, but its trace is lost.
-//    run_bytes_as passes describe_encoded(item_start) as an argument of
+//    the kernel passes describe_encoded(item_start) as an argument of
 //    capture_current_exception; it decodes the element again, load() throws again, and that
 //    throw replaces the record of the one being reported (a different object): empty trace.
 TEST(StackTraceLoadTest, ALoadFailureKeepsItsTrace) {

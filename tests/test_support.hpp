@@ -148,7 +148,9 @@ private:
 };
 
 /// An element whose `load` throws for the value 3: a task that fails while the worker decodes
-/// it (fork workers; threading workers never decode). Not inlined, so traces name it.
+/// it. Only fork workers that get their tasks encoded decode them: give these in a range that
+/// is not contiguous (a deque), since fork workers read a contiguous one in place, and
+/// threading workers never decode. Not inlined, so traces name it.
 struct FailsToLoad {
     int value = 0;
     template <class Archive>

@@ -154,6 +154,9 @@ private:
             // (it cannot be shipped), get it through a fresh start instead.
             core_->join_workers();
         }
+        bool all_start_here = true;
+        for (int w = 0; w < n; ++w) all_start_here = all_start_here && !backend_.running(w);
+        chunk_form_ = choose_chunk_form(all_start_here);
         for (int w = 0; w < n; ++w) {
             if (!backend_.running(w)) {
                 backend_.start(w, kernel_);
@@ -168,6 +171,16 @@ private:
             count_tasks_given(static_cast<std::size_t>(w), 0);
             if (workers_[w].retiring) backend_.stop(w);
         }
+    }
+
+    // Fork workers that all start after the input existed read their tasks in place (no copy),
+    // as do the ones that replace them later in the call. Only while the caller is blocked in
+    // the call: between an imap's steps it could change the input that workers hold a snapshot of.
+    ChunkForm choose_chunk_form(bool all_start_here) const {
+        if (!backend_.uses_bytes()) return ChunkForm::box;
+        const bool inherit = all_start_here && backend_.inherits_memory() && !settings_.lazy &&
+                             source_->can_be_inherited();
+        return inherit ? ChunkForm::inherited : ChunkForm::bytes;
     }
 
     bool can_take_chunk(std::size_t w) const {
@@ -262,9 +275,8 @@ private:
             }
             next_chunk_size_.reset();
             Payload chunk;
-            const bool as_bytes = backend_.uses_bytes();
-            if (as_bytes) chunk.bytes.extend(frame_header_size);
-            const std::size_t taken = source_->fill(want, as_bytes, chunk);
+            if (chunk_form_ != ChunkForm::box) chunk.bytes.extend(frame_header_size);
+            const std::size_t taken = source_->fill(want, chunk_form_, chunk);
             if (taken < want) input_done_ = true;
             if (taken == 0) return;
             const std::uint64_t first_task = tasks_taken_;
@@ -677,6 +689,7 @@ private:
     std::unique_ptr<ChunkSource> source_;
     RunSettings settings_;
     ChunkSizer sizer_;
+    ChunkForm chunk_form_ = ChunkForm::bytes;  // chosen as the workers are prepared
     std::uint64_t epoch_ = 0;
     std::uint64_t run_id_ = 0;
     Status status_ = Status::running;

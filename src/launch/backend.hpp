@@ -45,6 +45,9 @@ public:
 
     /// Whether chunks travel as bytes (processes) or as boxes (threads).
     [[nodiscard]] virtual bool uses_bytes() const noexcept = 0;
+    /// Whether a worker sees the parent's memory as it was when `start` ran (fork), so that
+    /// chunks may name input that existed then by address (ChunkForm::inherited).
+    [[nodiscard]] virtual bool inherits_memory() const noexcept = 0;
     [[nodiscard]] virtual int n_workers() const noexcept = 0;
 
     /// Whether the worker is running; notices (and reaps) one that ended while idle.

@@ -117,7 +117,10 @@ void ForkBackend::install(int worker, const std::shared_ptr<Kernel>& /*kernel*/,
 }
 
 void ForkBackend::send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) {
-    transport::finish_frame(chunk.bytes, transport::FrameType::chunk, chunk_id);
+    transport::finish_frame(
+        chunk.bytes,
+        chunk.inherited ? transport::FrameType::inherited_chunk : transport::FrameType::chunk,
+        chunk_id);
     workers_[static_cast<std::size_t>(worker)].channel->send_borrowed(chunk.bytes);
 }
 

@@ -22,6 +22,7 @@ public:
     ForkBackend& operator=(const ForkBackend&) = delete;
 
     [[nodiscard]] bool uses_bytes() const noexcept override { return true; }
+    [[nodiscard]] bool inherits_memory() const noexcept override { return true; }
     [[nodiscard]] int n_workers() const noexcept override {
         return static_cast<int>(workers_.size());
     }

@@ -96,7 +96,8 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel,
                     current = shipped.get();
                     break;
                 }
-                case transport::FrameType::chunk: {
+                case transport::FrameType::chunk:
+                case transport::FrameType::inherited_chunk: {
                     ByteReader in(body.view());
                     transport::begin_frame(reply);
                     context.chunk_id = header.id;
@@ -106,7 +107,9 @@ int serve_as_process_worker(int channel_fd, int worker_id, Kernel& kernel,
                         break;
                     }
                     initialised = true;
-                    const bool done = current->run_bytes(context, in, reply, error);
+                    const bool done = header.type == transport::FrameType::chunk
+                                          ? current->run_bytes(context, in, reply, error)
+                                          : current->run_inherited(context, in, reply, error);
                     if (clock != nullptr) clock->end();
                     if (!send_skipped(channel_fd, context.skipped, header.id)) return exit_ok;
                     if (done) {

@@ -23,6 +23,7 @@ public:
     ThreadBackend& operator=(const ThreadBackend&) = delete;
 
     [[nodiscard]] bool uses_bytes() const noexcept override { return false; }
+    [[nodiscard]] bool inherits_memory() const noexcept override { return false; }
     [[nodiscard]] int n_workers() const noexcept override {
         return static_cast<int>(workers_.size());
     }

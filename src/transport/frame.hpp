@@ -10,13 +10,15 @@
 namespace mpire::detail::transport {
 
 enum class FrameType : std::uint32_t {
-    install = 1,   // parent -> worker: rebuild the kernel (KernelShipping)
-    chunk,         // parent -> worker: run these tasks
-    stop,          // parent -> worker: exit when done
-    result,        // worker -> parent: the results of chunk `id`
-    task_failed,   // worker -> parent: a task of chunk `id` (or init/exit) threw: a TaskError
-    exit_result,   // worker -> parent: what its exit function returned
-    task_skipped,  // worker -> parent: a task of chunk `id` failed and was left out: a TaskError
+    install = 1,      // parent -> worker: rebuild the kernel (KernelShipping)
+    chunk,            // parent -> worker: run these tasks
+    stop,             // parent -> worker: exit when done
+    result,           // worker -> parent: the results of chunk `id`
+    task_failed,      // worker -> parent: a task of chunk `id` (or init/exit) threw: a TaskError
+    exit_result,      // worker -> parent: what its exit function returned
+    task_skipped,     // worker -> parent: a task of chunk `id` failed and was left out: a TaskError
+    inherited_chunk,  // parent -> worker: run these tasks, read where they lie
+                      // (ChunkForm::inherited)
 };
 
 struct FrameHeader {

@@ -63,6 +63,10 @@ public:
     /// encoded results to `out`. Returns false and fills `error` when a task throws.
     virtual bool run_bytes(WorkerContext& context, ByteReader& in, ByteBuffer& out,
                            TaskError& error) = 0;
+    /// Fork workers: the same on elements read where they lie in the input the worker
+    /// inherited; `in` holds their count and the first one's address (ChunkForm::inherited).
+    virtual bool run_inherited(WorkerContext& context, ByteReader& in, ByteBuffer& out,
+                               TaskError& error) = 0;
     /// Threading workers: the same on typed boxes.
     virtual bool run_boxed(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
                            TaskError& error) = 0;
@@ -70,8 +74,8 @@ public:
     /// empty when they cannot be printed. Never throws.
     [[nodiscard]] virtual std::string describe_task(const Payload& chunk,
                                                     std::size_t index) const = 0;
-    /// Parent side: a byte chunk cut into chunks of one task each, to run again after its
-    /// worker died. Empty when it cannot be decoded.
+    /// Parent side: a byte (or inherited) chunk cut into chunks of one task each, to run again
+    /// after its worker died. Empty when it cannot be decoded.
     [[nodiscard]] virtual std::vector<Payload> split_chunk(const Payload& chunk) const = 0;
 
     /// Runs the worker_init function, if any, as the worker starts. Returns false and fills
@@ -102,12 +106,22 @@ struct KernelShipping {
     ByteBuffer state;
 };
 
+/// How a chunk's tasks reach a worker.
+enum class ChunkForm {
+    bytes,      // encoded after the frame header (process workers)
+    box,        // moved in a typed box (threading workers)
+    inherited,  // named by address: fork workers started after the input existed read it in place
+};
+
 /// The front end's side of the input: pulls up to `max_items` tasks from the user's range into
 /// `out` (bytes appended after the header, or a box). Returns how many it took; 0 ends input.
 class ChunkSource {
 public:
     virtual ~ChunkSource() = default;
-    virtual std::size_t fill(std::size_t max_items, bool as_bytes, Payload& out) = 0;
+    virtual std::size_t fill(std::size_t max_items, ChunkForm form, Payload& out) = 0;
+    /// Whether `fill` can name tasks by address: the input is contiguous memory that stays where
+    /// it is, unchanged, for the whole call.
+    [[nodiscard]] virtual bool can_be_inherited() const noexcept = 0;
 };
 
 /// A finished chunk handed back to the front end to decode.

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -23,6 +24,16 @@
 #include "mpire/detail/shipping.hpp"
 
 namespace mpire::detail {
+
+/// Appends to `chunk` the count and the first address of `n` tasks that fork workers read in
+/// place, in the input they inherited (ChunkForm::inherited).
+template <class E>
+void name_inherited_tasks(Payload& chunk, const E* first, std::size_t n) {
+    const auto count = static_cast<std::uint64_t>(n);
+    chunk.bytes.append(&count, sizeof count);
+    chunk.bytes.append(static_cast<const void*>(&first), sizeof first);
+    chunk.inherited = true;
+}
 
 /// Runs chunks of tasks of input element type `E` through the function `F`.
 template <class F, class E>
@@ -42,14 +53,26 @@ public:
     bool run_bytes(WorkerContext& context, ByteReader& in, ByteBuffer& out,
                    TaskError& error) override {
         return with_form<Signature>(context_.lead, [&](auto form) {
-            return run_bytes_as<decltype(form)::value>(context, in, out, error);
+            EncodedTasks<decltype(form)::value> tasks{*this, context, in, out};
+            return tasks.run(error);
+        });
+    }
+
+    bool run_inherited(WorkerContext& context, ByteReader& in, ByteBuffer& out,
+                       TaskError& error) override {
+        return with_form<Signature>(context_.lead, [&](auto form) {
+            InheritedTasks<decltype(form)::value> tasks{*this, context, in, out};
+            return tasks.run(error);
         });
     }
 
     bool run_boxed(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
                    TaskError& error) override {
         return with_form<Signature>(context_.lead, [&](auto form) {
-            return run_boxed_as<decltype(form)::value>(context, in, out, error);
+            BoxedTasks<decltype(form)::value> tasks{*this, context, in};
+            const bool done = tasks.run(error);
+            if (done) out = std::make_unique<TypedBox<Results>>(std::move(tasks.results));
+            return done;
         });
     }
 
@@ -57,6 +80,10 @@ public:
                                             std::size_t index) const override {
         if (chunk.box) {
             const Items& items = static_cast<const TypedBox<Items>&>(*chunk.box).value;
+            return index < items.size() ? describe_element(items[index]) : std::string();
+        }
+        if (chunk.inherited) {
+            const std::span<const E> items = inherited_items(chunk);
             return index < items.size() ? describe_element(items[index]) : std::string();
         }
         // A threading worker holds the chunk's box; the parent keeps nothing to describe.
@@ -76,6 +103,14 @@ public:
 
     [[nodiscard]] std::vector<Payload> split_chunk(const Payload& chunk) const override {
         std::vector<Payload> pieces;
+        if (chunk.inherited) {
+            for (const E& element : inherited_items(chunk)) {
+                Payload& piece = pieces.emplace_back();
+                piece.bytes.extend(frame_header_size);
+                name_inherited_tasks(piece, &element, 1);
+            }
+            return pieces;
+        }
         if (chunk.bytes.size() < frame_header_size) return pieces;
         try {
             ByteReader in(chunk.bytes.view().subspan(frame_header_size));
@@ -116,96 +151,171 @@ public:
     }
 
 private:
-    template <int Form>
-    bool run_bytes_as(WorkerContext& context, ByteReader& in, ByteBuffer& out, TaskError& error) {
-        const std::size_t n = decode_size(in);
-        const std::size_t count_at = out.size();
-        encode_size(out, n);
-        std::uint64_t n_results = 0;
+    // Runs a chunk's tasks one by one: the task clock, retries, skips and insights for all three
+    // chunk forms. `Tasks` says how task `i` is read, run and stored (`run`), named in messages
+    // (`describe`) and stepped over when it is left out (`skip`, false when it cannot be).
+    template <class Tasks>
+    bool run_tasks(Tasks& tasks, WorkerContext& context, std::size_t n, TaskError& error) {
         WorkerClock* const clock = tracks_tasks() ? context.clock : nullptr;
         InsightRecorder* const insights = context.insights;
         std::uint32_t untimed = insights != nullptr ? insights->chunk_begins() : 0;
         for (std::size_t i = 0; i < n; ++i) {
-            const ByteReader item_start = in;
+            tasks.begin(i);
             const bool timed = insights != nullptr && --untimed == 0;
             const std::int64_t started = timed ? WorkerClock::now_ns() : 0;
             for (int attempt = 1;; ++attempt) {
                 if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
-                const std::size_t result_at = out.size();
-                E item{};
                 try {
-                    // A user type's load() may throw: that is the task failing. The call may
-                    // move from `item`, so each attempt decodes it afresh; threading workers
-                    // below keep theirs intact instead.
-                    in = item_start;
-                    decode(in, item);
-                    encode(out, call_form<Signature, true, Form>(f_, item, context,
-                                                                 context_.shared.get()));
-                    ++n_results;
+                    tasks.run(i);
                     break;
                 } catch (...) {
                     // Describing the failure (its stack trace) is not the task's time.
                     if (clock != nullptr) clock->end();
-                    out.shrink_by(out.size() - result_at);  // a result only partly encoded
                     if (attempt <= context_.on_error.retries) continue;
-                    error =
-                        capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
-                                                  describe_encoded(item_start));
+                    error = capture_current_exception(
+                        context.worker_id, static_cast<std::int64_t>(i), tasks.describe(i));
                     error.attempts = attempt;
-                    // Skipping needs to know where the next task starts.
-                    if (!context_.on_error.skip || !skip_item(item_start, in)) return false;
+                    if (!context_.on_error.skip || !tasks.skip(i)) return false;
                     context.skipped.push_back(std::move(error));
                     break;
                 }
             }
             if (timed) {
                 untimed = insights->task_took(WorkerClock::now_ns() - started,
-                                              [&] { return describe_encoded(item_start); });
+                                              [&] { return tasks.describe(i); });
             }
         }
-        if (n_results != n) std::memcpy(out.data() + count_at, &n_results, sizeof n_results);
         if (insights != nullptr) insights->chunk_ends(n, untimed);
         return true;
     }
 
-    template <int Form>
-    bool run_boxed_as(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
-                      TaskError& error) {
-        Items& items = static_cast<TypedBox<Items>&>(in).value;
-        Results results;
-        results.reserve(items.size());
-        WorkerClock* const clock = tracks_tasks() ? context.clock : nullptr;
-        InsightRecorder* const insights = context.insights;
-        std::uint32_t untimed = insights != nullptr ? insights->chunk_begins() : 0;
-        for (std::size_t i = 0; i < items.size(); ++i) {
-            const bool timed = insights != nullptr && --untimed == 0;
-            const std::int64_t started = timed ? WorkerClock::now_ns() : 0;
-            for (int attempt = 1;; ++attempt) {
-                if (clock != nullptr) clock->begin(WorkerClock::Phase::task, context.chunk_id, i);
-                try {
-                    results.push_back(call_form<Signature, false, Form>(f_, items[i], context,
-                                                                        context_.shared.get()));
-                    break;
-                } catch (...) {
-                    if (clock != nullptr) clock->end();  // describing it is not the task's time
-                    if (attempt <= context_.on_error.retries) continue;
-                    error =
-                        capture_current_exception(context.worker_id, static_cast<std::int64_t>(i),
-                                                  describe_element(items[i]));
-                    error.attempts = attempt;
-                    if (!context_.on_error.skip) return false;
-                    context.skipped.push_back(std::move(error));
-                    break;
-                }
-            }
-            if (timed) {
-                untimed = insights->task_took(WorkerClock::now_ns() - started,
-                                              [&] { return describe_element(items[i]); });
-            }
+    // Results go out encoded after their count, which is patched when tasks were skipped.
+    struct EncodedResults {
+        ByteBuffer& out;
+        std::size_t count_at = 0;
+        std::uint64_t count = 0;
+
+        void open(std::size_t n) {
+            count_at = out.size();
+            encode_size(out, n);
         }
-        if (insights != nullptr) insights->chunk_ends(items.size(), untimed);
-        out = std::make_unique<TypedBox<Results>>(std::move(results));
-        return true;
+        template <class Call>
+        void append(Call&& call) {
+            const std::size_t result_at = out.size();
+            try {
+                encode(out, call());
+            } catch (...) {
+                out.shrink_by(out.size() - result_at);  // a result only partly encoded
+                throw;
+            }
+            ++count;
+        }
+        void close(std::size_t n) {
+            if (count != n) std::memcpy(out.data() + count_at, &count, sizeof count);
+        }
+    };
+
+    // Encoded elements (process workers): each attempt decodes its element afresh, since the
+    // call may move from it, and a user type's load() that throws is the task failing.
+    template <int Form>
+    struct EncodedTasks {
+        TaskKernel& kernel;
+        WorkerContext& context;
+        ByteReader& in;
+        EncodedResults results;
+        ByteReader item_start;
+
+        EncodedTasks(TaskKernel& k, WorkerContext& c, ByteReader& input, ByteBuffer& out)
+            : kernel(k), context(c), in(input), results{out} {}
+
+        bool run(TaskError& error) {
+            const std::size_t n = decode_size(in);
+            results.open(n);
+            if (!kernel.run_tasks(*this, context, n, error)) return false;
+            results.close(n);
+            return true;
+        }
+        void begin(std::size_t) { item_start = in; }
+        void run(std::size_t) {
+            in = item_start;
+            E item{};
+            decode(in, item);
+            results.append([&] {
+                return call_form<Signature, true, Form>(kernel.f_, item, context,
+                                                        kernel.context_.shared.get());
+            });
+        }
+        std::string describe(std::size_t) const { return kernel.describe_encoded(item_start); }
+        // Skipping needs to know where the next task starts.
+        bool skip(std::size_t) { return skip_item(item_start, in); }
+    };
+
+    // Elements read in place from the input the fork worker inherited: each attempt works on a
+    // copy, since the call may move from or change it and the input stays the parent's.
+    template <int Form>
+    struct InheritedTasks {
+        TaskKernel& kernel;
+        WorkerContext& context;
+        std::span<const E> items;
+        EncodedResults results;
+
+        InheritedTasks(TaskKernel& k, WorkerContext& c, ByteReader& in, ByteBuffer& out)
+            : kernel(k), context(c), items(read_inherited(in)), results{out} {}
+
+        bool run(TaskError& error) {
+            results.open(items.size());
+            if (!kernel.run_tasks(*this, context, items.size(), error)) return false;
+            results.close(items.size());
+            return true;
+        }
+        void begin(std::size_t) {}
+        void run(std::size_t i) {
+            E item = items[i];
+            results.append([&] {
+                return call_form<Signature, true, Form>(kernel.f_, item, context,
+                                                        kernel.context_.shared.get());
+            });
+        }
+        std::string describe(std::size_t i) const { return kernel.describe_element(items[i]); }
+        bool skip(std::size_t) { return true; }
+    };
+
+    // Typed elements in a box (threading workers): the call takes them by reference, so a retry
+    // sees what an earlier attempt left, as a serial loop would.
+    template <int Form>
+    struct BoxedTasks {
+        TaskKernel& kernel;
+        WorkerContext& context;
+        Items& items;
+        Results results;
+
+        BoxedTasks(TaskKernel& k, WorkerContext& c, Box& in)
+            : kernel(k), context(c), items(static_cast<TypedBox<Items>&>(in).value) {}
+
+        bool run(TaskError& error) {
+            results.reserve(items.size());
+            return kernel.run_tasks(*this, context, items.size(), error);
+        }
+        void begin(std::size_t) {}
+        void run(std::size_t i) {
+            results.push_back(call_form<Signature, false, Form>(kernel.f_, items[i], context,
+                                                                kernel.context_.shared.get()));
+        }
+        std::string describe(std::size_t i) const { return kernel.describe_element(items[i]); }
+        bool skip(std::size_t) { return true; }
+    };
+
+    static std::span<const E> read_inherited(ByteReader& in) {
+        std::uint64_t n = 0;
+        const E* first = nullptr;
+        in.read(&n, sizeof n);
+        in.read(static_cast<void*>(&first), sizeof first);
+        return {first, static_cast<std::size_t>(n)};
+    }
+
+    static std::span<const E> inherited_items(const Payload& chunk) {
+        ByteReader in(chunk.bytes.view().subspan(frame_header_size));
+        return read_inherited(in);
     }
 
     [[nodiscard]] bool tracks_tasks() const noexcept {
@@ -252,10 +362,14 @@ template <std::ranges::input_range View>
 class RangeSource final : public ChunkSource {
 public:
     using Element = std::ranges::range_value_t<View>;
+    // Contiguous elements of the kernel's own type, in memory the parent owns for the call.
+    static constexpr bool inheritable =
+        std::ranges::contiguous_range<View> && std::ranges::sized_range<View> &&
+        std::is_same_v<std::remove_cvref_t<std::ranges::range_reference_t<View>>, Element>;
 
     explicit RangeSource(View view) : view_(std::move(view)) {}
 
-    std::size_t fill(std::size_t max_items, bool as_bytes, Payload& out) override {
+    std::size_t fill(std::size_t max_items, ChunkForm form, Payload& out) override {
         if (!position_) {
             // Single-pass ranges may be begun only once, and only when the first task is needed.
             position_.emplace(std::ranges::begin(view_));
@@ -263,25 +377,42 @@ public:
         auto& position = *position_;
         const auto end = std::ranges::end(view_);
         std::size_t n = 0;
-        if (as_bytes) {
-            const std::size_t count_at = out.bytes.size();
-            encode_size(out.bytes, 0);
-            for (; n < max_items && position != end; ++n, ++position) {
-                const Element& element = *position;
-                encode(out.bytes, element);
+        switch (form) {
+            case ChunkForm::inherited:
+                if constexpr (inheritable) {
+                    n = static_cast<std::size_t>(std::min<std::ranges::range_difference_t<View>>(
+                        static_cast<std::ranges::range_difference_t<View>>(max_items),
+                        end - position));
+                    name_inherited_tasks(out, std::to_address(position), n);
+                    position += static_cast<std::ranges::range_difference_t<View>>(n);
+                    break;
+                }
+                throw std::logic_error("mpire: input that cannot be inherited was sent so");
+            case ChunkForm::bytes: {
+                const std::size_t count_at = out.bytes.size();
+                encode_size(out.bytes, 0);
+                for (; n < max_items && position != end; ++n, ++position) {
+                    const Element& element = *position;
+                    encode(out.bytes, element);
+                }
+                const auto count = static_cast<std::uint64_t>(n);
+                std::memcpy(out.bytes.data() + count_at, &count, sizeof count);
+                break;
             }
-            const auto count = static_cast<std::uint64_t>(n);
-            std::memcpy(out.bytes.data() + count_at, &count, sizeof count);
-        } else {
-            std::vector<Element> items;
-            items.reserve(std::min<std::size_t>(max_items, 1U << 16U));
-            for (; n < max_items && position != end; ++n, ++position) {
-                items.push_back(*position);
+            case ChunkForm::box: {
+                std::vector<Element> items;
+                items.reserve(std::min<std::size_t>(max_items, 1U << 16U));
+                for (; n < max_items && position != end; ++n, ++position) {
+                    items.push_back(*position);
+                }
+                out.box = std::make_unique<TypedBox<std::vector<Element>>>(std::move(items));
+                break;
             }
-            out.box = std::make_unique<TypedBox<std::vector<Element>>>(std::move(items));
         }
         return n;
     }
+
+    [[nodiscard]] bool can_be_inherited() const noexcept override { return inheritable; }
 
 private:
     View view_;

@@ -32,6 +32,9 @@ public:
 struct Payload {
     ByteBuffer bytes;
     std::unique_ptr<Box> box;
+    /// A chunk of tasks whose bytes hold no elements but where they are: a count and the first
+    /// element's address in the input, which fork workers inherited (see ChunkForm::inherited).
+    bool inherited = false;
 };
 inline constexpr std::size_t frame_header_size = 24;
 
