@@ -401,9 +401,22 @@ public:
             }
             case ChunkForm::box: {
                 std::vector<Element> items;
-                items.reserve(std::min<std::size_t>(max_items, 1U << 16U));
-                for (; n < max_items && position != end; ++n, ++position) {
-                    items.push_back(*position);
+                if constexpr (std::ranges::sized_range<View> &&
+                              std::sized_sentinel_for<std::ranges::sentinel_t<View>,
+                                                      std::ranges::iterator_t<View>>) {
+                    // The whole chunk at once: one allocation, and one memcpy for plain types.
+                    n = static_cast<std::size_t>(std::min<std::ranges::range_difference_t<View>>(
+                        static_cast<std::ranges::range_difference_t<View>>(max_items),
+                        end - position));
+                    const auto last = std::ranges::next(
+                        position, static_cast<std::ranges::range_difference_t<View>>(n));
+                    items.assign(position, last);
+                    position = last;
+                } else {
+                    items.reserve(std::min<std::size_t>(max_items, 1U << 16U));
+                    for (; n < max_items && position != end; ++n, ++position) {
+                        items.push_back(*position);
+                    }
                 }
                 out.box = std::make_unique<TypedBox<std::vector<Element>>>(std::move(items));
                 break;
@@ -425,10 +438,12 @@ template <class Result>
 void append_results(Payload& results, std::vector<Result>& out) {
     if (results.box) {
         auto& values = static_cast<TypedBox<std::vector<Result>>&>(*results.box).value;
-        if (out.empty()) {
+        // Taking the chunk's vector whole would drop the room the caller reserved for all.
+        if (out.empty() && out.capacity() <= values.size()) {
             out = std::move(values);
         } else {
-            std::move(values.begin(), values.end(), std::back_inserter(out));
+            out.insert(out.end(), std::make_move_iterator(values.begin()),
+                       std::make_move_iterator(values.end()));
         }
         return;
     }
