@@ -3,11 +3,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <list>
 #include <map>
 #include <numeric>
 #include <ranges>
 #include <set>
+#include <span>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -243,6 +245,16 @@ TEST_P(MapTest, PoolsAreMovable) {
     EXPECT_EQ(third.map(square, std::views::iota(0, 4)), squares(4));
 }
 
+// A sized single-pass input (a counted istream_iterator has a sized sentinel) is read once, in
+// order: only contiguous input is copied a chunk at a time.
+TEST_P(MapTest, SizedSinglePassInputIsReadInOrder) {
+    WorkerPool pool(options());
+    std::istringstream text("1 2 3 4 5 6");
+    auto counted = std::views::counted(std::istream_iterator<int>(text), 6);
+    EXPECT_EQ(pool.map(square, counted, {.chunk_size = 3}),
+              (std::vector<int>{1, 4, 9, 16, 25, 36}));
+}
+
 MPIRE_TEST_ON_EVERY_START_METHOD(MapTest);
 
 TEST(MapOnThreads, SharedStateIsVisible) {
@@ -334,6 +346,66 @@ TEST(InheritedInput, EachAttemptGetsAFreshCopyToChange) {
         inputs, {.on_error = {.retries = 1}});
     EXPECT_EQ(results, (std::vector<std::string>{"a!", "b!"}));
     EXPECT_EQ(inputs, (std::vector<std::string>{"a", "b"}));
+}
+
+// Contiguous inputs of every kind are read in place at the right addresses (NeverEncoded fails
+// the call if it were encoded instead), and iterable_len cuts them.
+TEST(InheritedInput, ContiguousViewsAndIterableLenReadTheRightElements) {
+    WorkerPool pool({.n_jobs = 2});
+    const std::vector<NeverEncoded> inputs = never_encoded(50);
+    const auto values = [](int first, int last) {
+        std::vector<int> out(static_cast<std::size_t>(last - first));
+        std::iota(out.begin(), out.end(), first);
+        return out;
+    };
+    const auto opts = mpire::MapOptions{.chunk_size = 3};
+    EXPECT_EQ(pool.map(value_of, std::views::all(inputs), opts), values(0, 50));
+    EXPECT_EQ(pool.map(value_of, std::span<const NeverEncoded>(inputs).subspan(7, 20), opts),
+              values(7, 27));
+    EXPECT_EQ(pool.map(value_of, inputs | std::views::drop(10) | std::views::take(15), opts),
+              values(10, 25));
+    EXPECT_EQ(pool.map(value_of, std::ranges::subrange(inputs.begin() + 5, inputs.end() - 5), opts),
+              values(5, 45));
+    mpire::MapOptions limited = opts;
+    limited.iterable_len = 11;
+    EXPECT_EQ(pool.map(value_of, inputs, limited), values(0, 11));
+    EXPECT_EQ(pool.map([](char c) { return static_cast<int>(c); }, std::string(30, 'x'), opts),
+              std::vector<int>(30, 'x'));
+    NeverEncoded array[4] = {{1}, {2}, {3}, {4}};
+    EXPECT_EQ(pool.map(value_of, array), values(1, 5));
+}
+
+// Every kernel can run inherited chunks, so its element type must compile there even when it
+// cannot be copied (such elements are never sent by address).
+struct MoveOnlyElement {
+    MoveOnlyElement() = default;
+    explicit MoveOnlyElement(int v) : value(v) {}
+    MoveOnlyElement(MoveOnlyElement&&) = default;
+    MoveOnlyElement& operator=(MoveOnlyElement&&) = default;
+    int value = 0;
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(value);
+    }
+};
+
+TEST(ElementTypes, MoveOnlyElementsAndApplyArgumentsStillWork) {
+    WorkerPool pool({.n_jobs = 2});
+    EXPECT_EQ(pool.apply([](MoveOnlyElement m) { return m.value; }, MoveOnlyElement(5)), 5);
+    EXPECT_EQ(pool.map([](MoveOnlyElement m) { return m.value; },
+                       std::views::iota(0, 3) |
+                           std::views::transform([](int i) { return MoveOnlyElement(i); })),
+              (std::vector<int>{0, 1, 2}));
+}
+
+// A sized input whose iterator cannot be copied is still read one element at a time.
+TEST(ElementTypes, SizedInputWithAMoveOnlyIterator) {
+    WorkerPool pool({.n_jobs = 2, .start_method = StartMethod::threading});
+    std::istringstream text("1 2 3 4");
+    auto numbers = std::views::istream<int>(text);
+    EXPECT_EQ(
+        pool.map(square, std::views::counted(std::ranges::begin(numbers), 4), {.chunk_size = 2}),
+        (std::vector<int>{1, 4, 9, 16}));
 }
 
 TEST(CpuCount, IsAtLeastOne) { EXPECT_GE(mpire::cpu_count(), 1U); }

@@ -270,11 +270,17 @@ private:
         }
         void begin(std::size_t) {}
         void run(std::size_t i) {
-            E item = items[i];
-            results.append([&] {
-                return call_form<Signature, true, Form>(kernel.f_, item, context,
-                                                        kernel.context_.shared.get());
-            });
+            if constexpr (std::is_copy_constructible_v<E>) {
+                E item(items[i]);
+                results.append([&] {
+                    return call_form<Signature, true, Form>(kernel.f_, item, context,
+                                                            kernel.context_.shared.get());
+                });
+            } else {
+                // RangeSource::inheritable never names elements it cannot copy by address.
+                throw std::logic_error(
+                    "mpire: elements that cannot be copied were sent by address");
+            }
         }
         std::string describe(std::size_t i) const { return kernel.describe_element(items[i]); }
         bool skip(std::size_t) { return true; }
@@ -363,9 +369,11 @@ class RangeSource final : public ChunkSource {
 public:
     using Element = std::ranges::range_value_t<View>;
     // Contiguous elements of the kernel's own type, in memory the parent owns for the call.
+    // Workers copy each element out of the inherited memory before the call, hence copyable.
     static constexpr bool inheritable =
         std::ranges::contiguous_range<View> && std::ranges::sized_range<View> &&
-        std::is_same_v<std::remove_cvref_t<std::ranges::range_reference_t<View>>, Element>;
+        std::is_same_v<std::remove_cvref_t<std::ranges::range_reference_t<View>>, Element> &&
+        std::is_copy_constructible_v<Element>;
 
     explicit RangeSource(View view) : view_(std::move(view)) {}
 
@@ -380,9 +388,7 @@ public:
         switch (form) {
             case ChunkForm::inherited:
                 if constexpr (inheritable) {
-                    n = static_cast<std::size_t>(std::min<std::ranges::range_difference_t<View>>(
-                        static_cast<std::ranges::range_difference_t<View>>(max_items),
-                        end - position));
+                    n = chunk_length(max_items, end - position);
                     name_inherited_tasks(out, std::to_address(position), n);
                     position += static_cast<std::ranges::range_difference_t<View>>(n);
                     break;
@@ -401,17 +407,12 @@ public:
             }
             case ChunkForm::box: {
                 std::vector<Element> items;
-                if constexpr (std::ranges::sized_range<View> &&
-                              std::sized_sentinel_for<std::ranges::sentinel_t<View>,
-                                                      std::ranges::iterator_t<View>>) {
+                if constexpr (inheritable) {
                     // The whole chunk at once: one allocation, and one memcpy for plain types.
-                    n = static_cast<std::size_t>(std::min<std::ranges::range_difference_t<View>>(
-                        static_cast<std::ranges::range_difference_t<View>>(max_items),
-                        end - position));
-                    const auto last = std::ranges::next(
-                        position, static_cast<std::ranges::range_difference_t<View>>(n));
-                    items.assign(position, last);
-                    position = last;
+                    n = chunk_length(max_items, end - position);
+                    const Element* first = std::to_address(position);
+                    items.assign(first, first + n);
+                    position += static_cast<std::ranges::range_difference_t<View>>(n);
                 } else {
                     items.reserve(std::min<std::size_t>(max_items, 1U << 16U));
                     for (; n < max_items && position != end; ++n, ++position) {
@@ -428,6 +429,11 @@ public:
     [[nodiscard]] bool can_be_inherited() const noexcept override { return inheritable; }
 
 private:
+    static std::size_t chunk_length(std::size_t max_items,
+                                    std::ranges::range_difference_t<View> left) {
+        return std::min(max_items, static_cast<std::size_t>(left));
+    }
+
     View view_;
     // Not every iterator is default-constructible (istream views), hence the optional.
     std::optional<std::ranges::iterator_t<View>> position_;
