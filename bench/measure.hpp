@@ -17,6 +17,9 @@ using Clock = std::chrono::steady_clock;
 /// One figure per repetition of one variant (wall ms unless the workload says otherwise).
 using Samples = std::vector<double>;
 
+/// The task of the workloads that measure nothing but the pool's own cost.
+inline int identity(int x) { return x; }
+
 /// Keeps results that are computed only to be timed from being optimized away.
 inline volatile std::uint64_t g_sink = 0;
 

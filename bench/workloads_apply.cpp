@@ -16,8 +16,6 @@ namespace {
 constexpr int kRoundTrips = 20'000;
 constexpr int kPingPongSpin = 2000;  // pause instructions before a ping-pong side sleeps
 
-int identity(int x) { return x; }
-
 /// µs per call of `kRoundTrips` blocking `apply` calls on the pool's live workers.
 double apply_us(mpire::WorkerPool& pool) {
     const auto start = Clock::now();

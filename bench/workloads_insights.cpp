@@ -13,8 +13,6 @@ namespace {
 
 constexpr int kInputSize = 10'000'000;
 
-int identity(int x) { return x; }
-
 Variant insights_variant(const std::vector<int>& inputs, mpire::StartMethod method, int jobs,
                          bool insights) {
     std::string name = method == mpire::StartMethod::fork ? "mpire fork" : "mpire threading";

@@ -23,8 +23,6 @@ constexpr double kSmallTaskNs = 100;
 // 2000, 10000 and 50000 beat the default chunks on these workloads (docs/benchmarks.md).
 constexpr double kTunedChunkSize = 10'000;
 
-int identity(int x) { return x; }
-
 // Set once before any pool of the workload exists: fork workers inherit it, and a plain
 // function (unlike a capturing lambda) can be shipped to kept-alive workers.
 std::int64_t g_small_task_iterations = 0;

@@ -22,7 +22,7 @@
 namespace bench {
 namespace {
 
-constexpr int kTasks = 100'000'000;
+constexpr int kImapTasks = 100'000'000;
 
 int plus_one(int x) { return x + 1; }
 
@@ -50,7 +50,7 @@ long peak_rss_kib(int who) {
         const auto start = Clock::now();
         {
             mpire::WorkerPool pool({.n_jobs = jobs, .start_method = method});
-            for (int result : pool.imap(plus_one, std::views::iota(0, kTasks), options)) {
+            for (int result : pool.imap(plus_one, std::views::iota(0, kImapTasks), options)) {
                 report.sum += result;
             }
         }
@@ -112,18 +112,18 @@ struct RssVariant {
 }  // namespace
 
 void run_peak_rss(const Settings& s, Report& report) {
-    constexpr long long kWantSum = static_cast<long long>(kTasks) * (kTasks + 1) / 2;
+    constexpr long long kWantSum = static_cast<long long>(kImapTasks) * (kImapTasks + 1) / 2;
     report.note(
         format("imap(x + 1) over std::views::iota(0, %d), results summed and dropped, %d "
                "workers; each variant once, in a forked child",
-               kTasks, s.jobs));
+               kImapTasks, s.jobs));
     report.note(
         "peak RSS: getrusage ru_maxrss of that child (the pool's side) and the largest of "
         "its reaped children (the fork workers), which start from the RSS they inherit");
     report.note(
         format("default chunking: %d chunks of %d tasks; max_tasks_active defaults to "
                "n_jobs * chunk_size * 2",
-               64 * s.jobs, kTasks / (64 * s.jobs)));
+               64 * s.jobs, kImapTasks / (64 * s.jobs)));
     const std::vector<RssVariant> variants{
         {"mpire fork, default options", mpire::StartMethod::fork, {}},
         {"mpire fork, chunk_size 10000", mpire::StartMethod::fork, {.chunk_size = 10'000}},

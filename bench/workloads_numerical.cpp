@@ -79,14 +79,14 @@ std::vector<double> convolve_subsampled(const Image& image, const Filter& filter
 }
 
 /// The image, the filters and the serial results, made before the timing.
-struct Problem {
+struct NumericalProblem {
     Image image;
     std::vector<Filter> filters;
     std::vector<std::vector<double>> want;
 };
 
 /// Wall ms of all tasks in the serial loop; every result compared (and dropped) as it comes.
-double serial_ms(const Problem& problem) {
+double serial_ms(const NumericalProblem& problem) {
     bool all_equal = true;
     const auto start = Clock::now();
     for (std::size_t i = 0; i < problem.filters.size(); ++i) {
@@ -99,7 +99,7 @@ double serial_ms(const Problem& problem) {
 }
 
 /// Wall ms of a fresh pool's imap over all tasks, from construction to destruction.
-double pool_ms(const Problem& problem, mpire::StartMethod method, int jobs,
+double pool_ms(const NumericalProblem& problem, mpire::StartMethod method, int jobs,
                const std::string& name) {
     const Image& image = problem.image;
     auto task = [&image](const Filter& filter) { return convolve_subsampled(image, filter); };
@@ -121,7 +121,7 @@ double pool_ms(const Problem& problem, mpire::StartMethod method, int jobs,
 
 void run_numerical(const Settings& s, Report& report) {
     const int tasks = kTasksPerJob * s.jobs;
-    Problem problem{make_image(), make_filters(tasks), {}};
+    NumericalProblem problem{make_image(), make_filters(tasks), {}};
     for (const Filter& filter : problem.filters) {
         problem.want.push_back(convolve_subsampled(problem.image, filter));
     }

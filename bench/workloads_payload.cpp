@@ -17,9 +17,9 @@
 namespace bench {
 namespace {
 
-constexpr int kTasks = 256;
+constexpr int kPayloadTasks = 256;
 constexpr std::size_t kPayloadBytes = std::size_t{1} << 20;
-constexpr std::size_t kTotalBytes = kTasks * kPayloadBytes;
+constexpr std::size_t kTotalBytes = kPayloadTasks * kPayloadBytes;
 
 char payload_byte(int index) { return static_cast<char>(index * 37 + 11); }
 
@@ -29,8 +29,8 @@ std::vector<char> make_payload(int index) {
 }
 
 void check_payloads(const std::vector<std::vector<char>>& results, const std::string& variant) {
-    check(results.size() == kTasks, "payload", variant);
-    for (int i = 0; i < kTasks; ++i) {
+    check(results.size() == kPayloadTasks, "payload", variant);
+    for (int i = 0; i < kPayloadTasks; ++i) {
         const std::vector<char>& bytes = results[static_cast<std::size_t>(i)];
         check(bytes.size() == kPayloadBytes && bytes.front() == payload_byte(i) &&
                   bytes.back() == payload_byte(i),
@@ -41,8 +41,8 @@ void check_payloads(const std::vector<std::vector<char>>& results, const std::st
 Variant pool_variant(const std::string& name, mpire::WorkerPool& pool) {
     return {name, [name, &pool] {
                 double ms = 0;
-                auto results =
-                    timed(ms, [&] { return pool.map(make_payload, std::views::iota(0, kTasks)); });
+                auto results = timed(
+                    ms, [&] { return pool.map(make_payload, std::views::iota(0, kPayloadTasks)); });
                 check_payloads(results, name);
                 return ms;
             }};
@@ -62,7 +62,7 @@ void run_payload(const Settings& s, Report& report) {
     report.note(
         format("%d tasks each returning a %zu KiB std::vector<char> (%zu MiB in all); "
                "map, default chunking",
-               kTasks, kPayloadBytes >> 10, kTotalBytes >> 20));
+               kPayloadTasks, kPayloadBytes >> 10, kTotalBytes >> 20));
     report.note(
         "mpire rows: warm keep_alive pools (started and used before the timing), only "
         "the map timed; first and last byte of every result checked after the timing");
@@ -93,7 +93,7 @@ void run_payload(const Settings& s, Report& report) {
              double ms = 0;
              auto results = timed(ms, [] {
                  std::vector<std::vector<char>> out;
-                 for (int i = 0; i < kTasks; ++i) out.push_back(make_payload(i));
+                 for (int i = 0; i < kPayloadTasks; ++i) out.push_back(make_payload(i));
                  return out;
              });
              check_payloads(results, "serial");
@@ -107,11 +107,12 @@ void run_payload(const Settings& s, Report& report) {
              double ms = 0;
              auto copies = timed(ms, [&] {
                  std::vector<std::vector<char>> out;
-                 for (int i = 0; i < kTasks; ++i) out.emplace_back(source.begin(), source.end());
+                 for (int i = 0; i < kPayloadTasks; ++i)
+                     out.emplace_back(source.begin(), source.end());
                  return out;
              });
-             check(copies.size() == kTasks && copies.back().back() == payload_byte(7), "payload",
-                   "fresh copies");
+             check(copies.size() == kPayloadTasks && copies.back().back() == payload_byte(7),
+                   "payload", "fresh copies");
              return ms;
          }},
         pool_variant("mpire fork, warm", fork_pool),
@@ -119,10 +120,10 @@ void run_payload(const Settings& s, Report& report) {
         {"mpire fork, warm, written into a SharedArray", [&] {
              double ms = 0;
              timed(ms, [&] {
-                 shared_pool.map(write_payload, std::views::iota(0, kTasks));
+                 shared_pool.map(write_payload, std::views::iota(0, kPayloadTasks));
                  return 0;
              });
-             for (int i = 0; i < kTasks; ++i) {
+             for (int i = 0; i < kPayloadTasks; ++i) {
                  const std::size_t first = static_cast<std::size_t>(i) * kPayloadBytes;
                  check(shared_output[first] == payload_byte(i) &&
                            shared_output[first + kPayloadBytes - 1] == payload_byte(i),

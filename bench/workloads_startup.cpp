@@ -15,8 +15,6 @@
 namespace bench {
 namespace {
 
-int identity(int x) { return x; }
-
 /// Wall ms from the pool's construction to the first `imap` result in this process. Pool
 /// destruction is not timed.
 double start_to_first_result_ms(mpire::StartMethod method, int jobs) {

@@ -77,15 +77,15 @@ bool contains_all(const PrefixSet& set, const PrefixSet& subset) {
 /// as more than 3 times in all: the union of the workers' sets must contain every prefix seen
 /// more than 3 * n_jobs times in all (some worker saw at least its 1/n_jobs share) and may
 /// contain those seen more than 3 times in all.
-struct Problem {
+struct StatefulProblem {
     std::vector<std::string> documents;
     PrefixSet must_be_popular;
     PrefixSet may_be_popular;
     std::size_t distinct_prefixes = 0;
 };
 
-Problem make_problem(int jobs) {
-    Problem problem{make_documents(), {}, {}, 0};
+StatefulProblem make_problem(int jobs) {
+    StatefulProblem problem{make_documents(), {}, {}, 0};
     PrefixCounts all;
     for (const std::string& document : problem.documents) add_document(all, document);
     problem.must_be_popular = seen_more_than(all, kPopularAbove * jobs);
@@ -95,7 +95,7 @@ Problem make_problem(int jobs) {
 }
 
 /// Wall ms of counting all documents in one state and taking its popular prefixes.
-double serial_ms(const Problem& problem) {
+double serial_ms(const StatefulProblem& problem) {
     PrefixSet popular;
     const auto start = Clock::now();
     {
@@ -110,7 +110,7 @@ double serial_ms(const Problem& problem) {
 
 /// Wall ms of a fresh pool's map_unordered and the union of its exit results, from
 /// construction to destruction.
-double pool_ms(const Problem& problem, mpire::StartMethod method, int jobs,
+double pool_ms(const StatefulProblem& problem, mpire::StartMethod method, int jobs,
                const std::string& name) {
     PrefixSet united;
     const auto start = Clock::now();
@@ -129,7 +129,7 @@ double pool_ms(const Problem& problem, mpire::StartMethod method, int jobs,
 }  // namespace
 
 void run_stateful(const Settings& s, Report& report) {
-    const Problem problem = make_problem(s.jobs);
+    const StatefulProblem problem = make_problem(s.jobs);
     report.note(
         format("%d documents of random %zu-byte words, %d and %d words alternately "
                "(MPIRE's 15000/5000 scaled down %dx); %zu distinct prefixes in all",

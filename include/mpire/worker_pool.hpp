@@ -275,7 +275,8 @@ private:
         const SharedObjects& shared = detail::shared_objects_of(core);
         detail::RunPlan out;
         out.settings = detail::resolve_run_settings(options, input_size, n_jobs(), ordered, lazy);
-        auto kernel = std::make_shared<detail::TaskKernel<Fn, Element>>(
+        using Source = detail::RangeSource<std::views::all_t<R>>;
+        auto kernel = std::make_shared<detail::TaskKernel<Fn, Element, Source::inheritable>>(
             std::forward<F>(f),
             detail::KernelContext{lead,
                                   shared.owner(),
@@ -285,8 +286,7 @@ private:
                                   {out.settings.retries, out.settings.skip_into != nullptr}});
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);
-        out.source = std::make_unique<detail::RangeSource<std::views::all_t<R>>>(
-            std::views::all(std::forward<R>(inputs)));
+        out.source = std::make_unique<Source>(std::views::all(std::forward<R>(inputs)));
         return out;
     }
 

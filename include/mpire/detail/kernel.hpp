@@ -35,8 +35,10 @@ void name_inherited_tasks(Payload& chunk, const E* first, std::size_t n) {
     chunk.inherited = true;
 }
 
-/// Runs chunks of tasks of input element type `E` through the function `F`.
-template <class F, class E>
+/// Runs chunks of tasks of input element type `E` through the function `F`. Only a kernel made
+/// for input its fork workers may read in place (`Inheritable`, see RangeSource) compiles the
+/// loop for inherited chunks: it would cost every other kernel compile time for nothing.
+template <class F, class E, bool Inheritable = false>
 class TaskKernel final : public Kernel {
 public:
     using Signature = TaskSignature<F, E>;
@@ -60,10 +62,16 @@ public:
 
     bool run_inherited(WorkerContext& context, ByteReader& in, ByteBuffer& out,
                        TaskError& error) override {
-        return with_form<Signature>(context_.lead, [&](auto form) {
-            InheritedTasks<decltype(form)::value> tasks{*this, context, in, out};
-            return tasks.run(error);
-        });
+        if constexpr (Inheritable) {
+            return with_form<Signature>(context_.lead, [&](auto form) {
+                InheritedTasks<decltype(form)::value> tasks{*this, context, in, out};
+                return tasks.run(error);
+            });
+        } else {
+            throw std::logic_error(
+                "mpire: tasks were sent by address to a kernel that cannot "
+                "read them in place");
+        }
     }
 
     bool run_boxed(WorkerContext& context, Box& in, std::unique_ptr<Box>& out,
