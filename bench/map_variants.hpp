@@ -100,4 +100,22 @@ inline std::size_t index_of(const std::vector<Variant>& variants, const std::str
     fail("no variant named " + name);
 }
 
+/// The rows of a workload of few, large tasks: serial; mpire fork and threading with one task
+/// per chunk and with default chunking (fresh pools); OpenMP and oneTBB one task at a time.
+template <class F>
+std::vector<Variant> one_task_and_default_chunk_variants(const MapWorkload<F>& w, int jobs) {
+    std::vector<Variant> variants{
+        serial_variant(w),
+        fresh_pool_variant(w, "mpire fork, chunk_size 1", mpire::StartMethod::fork, jobs,
+                           {.chunk_size = 1}),
+        fresh_pool_variant(w, "mpire threading, chunk_size 1", mpire::StartMethod::threading, jobs,
+                           {.chunk_size = 1}),
+        fresh_pool_variant(w, "mpire fork, default chunking", mpire::StartMethod::fork, jobs),
+        fresh_pool_variant(w, "mpire threading, default chunking", mpire::StartMethod::threading,
+                           jobs),
+        openmp_variant(w, jobs, 1)};
+    if (have_tbb) variants.push_back(tbb_variant(w, jobs, 1));
+    return variants;
+}
+
 }  // namespace bench

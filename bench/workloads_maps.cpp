@@ -103,17 +103,7 @@ void run_busy(const Settings& s, Report& report) {
                static_cast<double>(kBusyTasks) / (64 * s.jobs)));
     report.note("mpire rows: a fresh pool per repetition, timed from construction to destruction");
     const MapWorkload<decltype(busy_task)> w{"busy", busy_task, inputs, want};
-    std::vector<Variant> variants{
-        serial_variant(w),
-        fresh_pool_variant(w, "mpire fork, chunk_size 1", mpire::StartMethod::fork, s.jobs,
-                           {.chunk_size = 1}),
-        fresh_pool_variant(w, "mpire threading, chunk_size 1", mpire::StartMethod::threading,
-                           s.jobs, {.chunk_size = 1}),
-        fresh_pool_variant(w, "mpire fork, default chunking", mpire::StartMethod::fork, s.jobs),
-        fresh_pool_variant(w, "mpire threading, default chunking", mpire::StartMethod::threading,
-                           s.jobs),
-        openmp_variant(w, s.jobs, 1)};
-    if (have_tbb) variants.push_back(tbb_variant(w, s.jobs, 1));
+    const std::vector<Variant> variants = one_task_and_default_chunk_variants(w, s.jobs);
     const auto samples = run_interleaved(variants, s.reps);
     print_rows(report, variants, samples);
 

@@ -21,23 +21,10 @@ using mpire::ApplyOptions;
 using mpire::AsyncResult;
 using mpire::StartMethod;
 using mpire::WorkerPool;
+using mpire::test::MoveOnly;
 using namespace std::chrono_literals;
 
 int add(int a, int b) { return a + b; }
-
-/// A move-only result that can cross a process boundary.
-struct Token {
-    Token() = default;
-    explicit Token(int v) : value(v) {}
-    Token(Token&&) = default;
-    Token& operator=(Token&&) = default;
-    int value = 0;
-
-    template <class Archive>
-    void serialize(Archive& archive) {
-        archive(value);
-    }
-};
 
 /// A gate a task waits at until the test opens it: a pipe the workers inherit (fork) or share
 /// (threads). Lets a test hold a task unfinished without sleeping.
@@ -108,12 +95,12 @@ TEST_P(ApplyTest, VoidTasksAndMoveOnlyResults) {
     EXPECT_TRUE(done.successful());
     EXPECT_EQ(callbacks, 1);
 
-    Token direct = pool.apply([](int x) { return Token(x); }, 7);
+    MoveOnly direct = pool.apply([](int x) { return MoveOnly(x); }, 7);
     EXPECT_EQ(direct.value, 7);
-    AsyncResult<Token> later = pool.apply_async([](int x) { return Token(x * 2); }, 7);
-    Token taken = std::move(later.get());
+    AsyncResult<MoveOnly> later = pool.apply_async([](int x) { return MoveOnly(x * 2); }, 7);
+    MoveOnly taken = std::move(later.get());
     EXPECT_EQ(taken.value, 14);
-    EXPECT_EQ(std::move(pool.apply_async([] { return Token(3); })).get().value, 3);
+    EXPECT_EQ(std::move(pool.apply_async([] { return MoveOnly(3); })).get().value, 3);
 }
 
 TEST_P(ApplyTest, TimeoutsOnGetAndWait) {

@@ -377,24 +377,13 @@ TEST(InheritedInput, ContiguousViewsAndIterableLenReadTheRightElements) {
 
 // Every kernel can run inherited chunks, so its element type must compile there even when it
 // cannot be copied (such elements are never sent by address).
-struct MoveOnlyElement {
-    MoveOnlyElement() = default;
-    explicit MoveOnlyElement(int v) : value(v) {}
-    MoveOnlyElement(MoveOnlyElement&&) = default;
-    MoveOnlyElement& operator=(MoveOnlyElement&&) = default;
-    int value = 0;
-    template <class Archive>
-    void serialize(Archive& archive) {
-        archive(value);
-    }
-};
-
 TEST(ElementTypes, MoveOnlyElementsAndApplyArgumentsStillWork) {
     WorkerPool pool({.n_jobs = 2});
-    EXPECT_EQ(pool.apply([](MoveOnlyElement m) { return m.value; }, MoveOnlyElement(5)), 5);
-    EXPECT_EQ(pool.map([](MoveOnlyElement m) { return m.value; },
+    EXPECT_EQ(pool.apply([](mpire::test::MoveOnly m) { return m.value; }, mpire::test::MoveOnly(5)),
+              5);
+    EXPECT_EQ(pool.map([](mpire::test::MoveOnly m) { return m.value; },
                        std::views::iota(0, 3) |
-                           std::views::transform([](int i) { return MoveOnlyElement(i); })),
+                           std::views::transform([](int i) { return mpire::test::MoveOnly(i); })),
               (std::vector<int>{0, 1, 2}));
 }
 

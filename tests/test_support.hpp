@@ -147,6 +147,20 @@ private:
     long* pulled_;
 };
 
+/// A move-only value that can cross a process boundary.
+struct MoveOnly {
+    MoveOnly() = default;
+    explicit MoveOnly(int v) : value(v) {}
+    MoveOnly(MoveOnly&&) = default;
+    MoveOnly& operator=(MoveOnly&&) = default;
+    int value = 0;
+
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(value);
+    }
+};
+
 /// An element whose `load` throws for the value 3: a task that fails while the worker decodes
 /// it. Only fork workers that get their tasks encoded decode them: give these in a range that
 /// is not contiguous (a deque), since fork workers read a contiguous one in place, and

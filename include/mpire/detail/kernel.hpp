@@ -278,17 +278,11 @@ private:
         }
         void begin(std::size_t) {}
         void run(std::size_t i) {
-            if constexpr (std::is_copy_constructible_v<E>) {
-                E item(items[i]);
-                results.append([&] {
-                    return call_form<Signature, true, Form>(kernel.f_, item, context,
-                                                            kernel.context_.shared.get());
-                });
-            } else {
-                // RangeSource::inheritable never names elements it cannot copy by address.
-                throw std::logic_error(
-                    "mpire: elements that cannot be copied were sent by address");
-            }
+            E item(items[i]);  // Inheritable kernels have copyable elements
+            results.append([&] {
+                return call_form<Signature, true, Form>(kernel.f_, item, context,
+                                                        kernel.context_.shared.get());
+            });
         }
         std::string describe(std::size_t i) const { return kernel.describe_element(items[i]); }
         bool skip(std::size_t) { return true; }
