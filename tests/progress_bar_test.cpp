@@ -1,8 +1,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <pty.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <ranges>
@@ -18,7 +21,8 @@ using mpire::ProgressBarStyle;
 using mpire::WorkerPool;
 
 // What a map call wrote to stderr while stderr was a pseudo-terminal (`terminal`) or a pipe.
-std::string capture_stderr(bool terminal, const std::function<void()>& run) {
+// `run` gets the reading end (non-blocking): what its tasks read there is not returned.
+std::string capture_stderr(bool terminal, const std::function<void(int reader)>& run) {
     int reader = -1;
     int writer = -1;
     if (terminal) {
@@ -40,7 +44,7 @@ std::string capture_stderr(bool terminal, const std::function<void()>& run) {
     ::dup2(writer, STDERR_FILENO);
     std::exception_ptr failure;
     try {
-        run();
+        run(reader);
     } catch (...) {
         failure = std::current_exception();
     }
@@ -57,6 +61,27 @@ std::string capture_stderr(bool terminal, const std::function<void()>& run) {
     ::close(reader);
     if (failure) std::rethrow_exception(failure);
     return out;
+}
+
+std::string capture_stderr(bool terminal, const std::function<void()>& run) {
+    return capture_stderr(terminal, [&](int) { run(); });
+}
+
+// Reads the bar's output from `reader` until it contains `text`; false after 20 seconds.
+bool wait_until_shown(int reader, const std::string& text) {
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    std::string seen;
+    char buffer[4096];
+    while (seen.find(text) == std::string::npos) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            limit - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return false;
+        pollfd readable{reader, POLLIN, 0};
+        if (::poll(&readable, 1, static_cast<int>(left.count())) != 1) continue;
+        const ssize_t n = ::read(reader, buffer, sizeof buffer);
+        if (n > 0) seen.append(buffer, static_cast<std::size_t>(n));
+    }
+    return true;
 }
 
 // The text after the last carriage return that is not the one ending the output.
@@ -103,6 +128,25 @@ TEST_P(ProgressBarTest, OnATerminalRedrawsInPlaceAndEndsAtTheTotal) {
     EXPECT_TRUE(final_line.starts_with("100%|##########| 100/100 [")) << out;
     EXPECT_TRUE(final_line.ends_with("it/s]")) << out;
     EXPECT_TRUE(out.ends_with("\n")) << "the final line stays";
+}
+
+TEST_P(ProgressBarTest, CountsTasksOfAChunkStillRunning) {
+    // One chunk of all tasks: its last task waits until the bar shows the tasks before it done,
+    // which only the worker's clock can tell the parent before the chunk returns.
+    constexpr int n = 4;
+    mpire::SharedValue<std::atomic<int>> outcome;  // 1: the bar showed 3/4; 2: it did not
+    WorkerPool pool(options());
+    const std::string out = capture_stderr(true, [&](int reader) {
+        pool.map(
+            [&outcome, reader](int x) {
+                if (x == n - 1) *outcome = wait_until_shown(reader, "| 3/4 [") ? 1 : 2;
+                return x;
+            },
+            std::views::iota(0, n),
+            {.chunk_size = n, .progress_bar = true, .progress_bar_options = {.ascii = true}});
+    });
+    EXPECT_EQ(outcome->load(), 1) << "the bar never showed 3/4 while the chunk ran";
+    EXPECT_TRUE(last_redraw(out).starts_with("100%|##########| 4/4 [")) << out;
 }
 
 TEST_P(ProgressBarTest, InALogPrintsPlainLines) {

@@ -283,7 +283,8 @@ private:
                                   options.worker_init.hook(),
                                   options.worker_exit.hook(),
                                   timeouts,
-                                  {out.settings.retries, out.settings.skip_into != nullptr}});
+                                  {out.settings.retries, out.settings.skip_into != nullptr},
+                                  out.settings.progress_bar});
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);
         out.source = std::make_unique<Source>(std::views::all(std::forward<R>(inputs)));
