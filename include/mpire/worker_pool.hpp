@@ -16,6 +16,7 @@
 #include "mpire/async_result.hpp"
 #include "mpire/codec.hpp"
 #include "mpire/detail/async_value.hpp"
+#include "mpire/detail/chunk_format.hpp"
 #include "mpire/detail/engine.hpp"
 #include "mpire/detail/invoke.hpp"
 #include "mpire/detail/kernel.hpp"
@@ -348,8 +349,8 @@ private:
             task.kernel = std::move(kernel);
             Element element{std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)};
             if (detail::uses_bytes(core)) {
-                task.chunk.bytes.extend(detail::frame_header_size);
-                detail::encode_size(task.chunk.bytes, 1);
+                detail::start_byte_chunk(task.chunk.bytes);
+                detail::write_count(task.chunk.bytes, 1);
                 detail::encode(task.chunk.bytes, element);
             } else {
                 std::vector<Element> items;

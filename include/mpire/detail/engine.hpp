@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "mpire/detail/byte_buffer.hpp"
+#include "mpire/detail/chunk_format.hpp"
 #include "mpire/detail/invoke.hpp"
+#include "mpire/detail/payload.hpp"
 #include "mpire/detail/task_error.hpp"
 #include "mpire/detail/worker_context.hpp"
 #include "mpire/insights.hpp"
