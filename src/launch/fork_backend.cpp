@@ -13,12 +13,12 @@
 #include <limits>
 #include <system_error>
 
-#include "engine/worker_identity.hpp"
 #include "launch/process_worker.hpp"
 #include "mpire/codec.hpp"
 #include "posix/affinity.hpp"
 #include "posix/process.hpp"
 #include "transport/frame.hpp"
+#include "worker/worker_identity.hpp"
 
 namespace mpire::detail {
 

@@ -5,10 +5,10 @@
 #include <memory>
 #include <optional>
 
-#include "engine/throw_trace.hpp"
 #include "mpire/codec.hpp"
 #include "posix/process.hpp"
 #include "transport/frame.hpp"
+#include "worker/throw_trace.hpp"
 
 namespace mpire::detail {
 

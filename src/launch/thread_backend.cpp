@@ -2,9 +2,9 @@
 
 #include <limits>
 
-#include "engine/throw_trace.hpp"
-#include "engine/worker_identity.hpp"
 #include "posix/affinity.hpp"
+#include "worker/throw_trace.hpp"
+#include "worker/worker_identity.hpp"
 
 namespace mpire::detail {
 
