@@ -35,7 +35,7 @@ private:
 /// What a task function sees of the worker it runs on; lives as long as the worker.
 struct WorkerContext {
     int worker_id = 0;
-    WorkerStateSlot state;
+    WorkerStateSlot state{};
     /// Where the worker tells the parent what it runs, for timeouts; null when not timed.
     WorkerClock* clock = nullptr;
     /// The chunk being run (its id as the parent numbered it).
