@@ -279,12 +279,13 @@ private:
         using Source = detail::RangeSource<std::views::all_t<R>>;
         auto kernel = std::make_shared<detail::TaskKernel<Fn, Element, Source::inheritable>>(
             std::forward<F>(f),
-            detail::KernelContext{lead,
-                                  shared.owner(),
-                                  options.worker_init.hook(),
-                                  options.worker_exit.hook(),
-                                  timeouts,
-                                  {out.settings.retries, out.settings.skip_into != nullptr}});
+            detail::KernelContext{
+                .lead = lead,
+                .shared = shared.owner(),
+                .init = options.worker_init.hook(),
+                .exit = options.worker_exit.hook(),
+                .timeouts = timeouts,
+                .on_error = {out.settings.retries, out.settings.skip_into != nullptr}});
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);
         out.source = std::make_unique<Source>(std::views::all(std::forward<R>(inputs)));
@@ -337,13 +338,14 @@ private:
                 detail::pin_apply_hooks(core, options.worker_init, options.worker_exit, timeouts);
             auto kernel = std::make_shared<detail::TaskKernel<std::decay_t<F>, Element>>(
                 std::forward<F>(f),
-                detail::KernelContext{lead,
-                                      shared.owner(),
-                                      hooks.init,
-                                      hooks.exit,
-                                      {timeouts.task, hooks.init_timeout, hooks.exit_timeout},
-                                      {},
-                                      false});
+                detail::KernelContext{
+                    .lead = lead,
+                    .shared = shared.owner(),
+                    .init = hooks.init,
+                    .exit = hooks.exit,
+                    .timeouts = {timeouts.task, hooks.init_timeout, hooks.exit_timeout},
+                    .on_error = {},
+                    .report_progress = false});
             detail::ApplyTask task;
             task.shipping = kernel->shipping();
             task.kernel = std::move(kernel);

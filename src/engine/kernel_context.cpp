@@ -2,7 +2,7 @@
 #include <optional>
 
 #include "mpire/codec.hpp"
-#include "mpire/detail/engine.hpp"
+#include "mpire/detail/kernel_interface.hpp"
 
 namespace mpire::detail {
 

@@ -38,7 +38,8 @@ inline void begin_frame(ByteBuffer& frame) {
 }
 
 inline void finish_frame(ByteBuffer& frame, FrameType type, std::uint64_t id) {
-    const FrameHeader header{type, 0, id, frame.size() - frame_header_size};
+    const FrameHeader header{
+        .type = type, .reserved = 0, .id = id, .body_size = frame.size() - frame_header_size};
     std::memcpy(frame.data(), &header, sizeof header);
 }
 

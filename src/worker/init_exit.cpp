@@ -1,7 +1,7 @@
 #include <cstdint>
 #include <typeinfo>
 
-#include "mpire/detail/engine.hpp"
+#include "mpire/detail/kernel_interface.hpp"
 
 namespace mpire::detail {
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "mpire/detail/engine.hpp"
+#include "mpire/detail/kernel_interface.hpp"
 #include "worker/worker_loop.hpp"
 
 namespace mpire::detail {

@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "mpire/detail/engine.hpp"
+#include "mpire/detail/kernel_interface.hpp"
 #include "worker/thread_inbox.hpp"
 #include "worker/worker_loop.hpp"
 

@@ -22,8 +22,8 @@ private:
     WorkerPort& port_;
 };
 
-void finish(WorkerPort& port, Kernel& kernel, WorkerContext& context, const WorkerSeat& seat,
-            TaskError& error) {
+void run_exit_function(WorkerPort& port, Kernel& kernel, WorkerContext& context,
+                       const WorkerSeat& seat, TaskError& error) {
     const RunningMark running(port, context.chunk_id);
     Payload& result = port.fresh_answer();
     bool has_result = false;
@@ -36,8 +36,8 @@ void finish(WorkerPort& port, Kernel& kernel, WorkerContext& context, const Work
 
 }  // namespace
 
-// The kernel is called from this function itself, never from a helper: frames from here down
-// are the pool's and are left out of a task's stack trace (ThrowTraceScope).
+// Chunks and init run from this function itself, not from a helper: frames from here down are
+// the pool's and are left out of a task's stack trace (ThrowTraceScope).
 WorkerEnd serve_worker(WorkerPort& port, Kernel& kernel, const WorkerSeat& seat) {
     const ThrowTraceScope traced(!seat.own_process);
     Kernel* current = &kernel;
@@ -94,7 +94,7 @@ WorkerEnd serve_worker(WorkerPort& port, Kernel& kernel, const WorkerSeat& seat)
                 break;
             }
             case WorkerMessage::Kind::stop:
-                if (initialised) finish(port, *current, context, seat, error);
+                if (initialised) run_exit_function(port, *current, context, seat, error);
                 return WorkerEnd::stopped;
             case WorkerMessage::Kind::abort:
                 return WorkerEnd::aborted;

@@ -4,7 +4,8 @@
 #include <limits>
 #include <vector>
 
-#include "mpire/detail/engine.hpp"
+#include "mpire/detail/chunk_format.hpp"
+#include "mpire/detail/kernel_interface.hpp"
 
 namespace mpire::detail {
 

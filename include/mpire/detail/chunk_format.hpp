@@ -20,6 +20,13 @@
 /// the count.
 namespace mpire::detail {
 
+/// How a chunk's tasks reach a worker.
+enum class ChunkForm {
+    bytes,      // encoded after the frame header (process workers)
+    box,        // moved in a typed box (threading workers)
+    inherited,  // named by address: fork workers started after the input existed read it in place
+};
+
 /// The transport's frame header, at the front of every byte chunk.
 inline constexpr std::size_t frame_header_size = 24;
 
