@@ -55,41 +55,25 @@ public:
 
     bool send_skipped(std::uint64_t chunk_id, std::vector<TaskError>& skipped) override {
         for (TaskError& error : skipped) {
-            events_.push(WorkerEvent{.kind = WorkerEvent::Kind::task_skipped,
-                                     .worker = worker_,
-                                     .chunk_id = chunk_id,
-                                     .results = {},
-                                     .error = std::move(error)});
+            push(WorkerEvent::Kind::task_skipped, chunk_id, {}, std::move(error));
         }
         return true;
     }
 
     bool send_results(std::uint64_t chunk_id, Payload& results) override {
         message_.chunk.reset();  // the user's elements are destroyed on the worker, not later
-        events_.push(WorkerEvent{.kind = WorkerEvent::Kind::chunk_done,
-                                 .worker = worker_,
-                                 .chunk_id = chunk_id,
-                                 .results = std::move(results),
-                                 .error = {}});
+        push(WorkerEvent::Kind::chunk_done, chunk_id, std::move(results), {});
         return true;
     }
 
     bool send_failure(std::uint64_t chunk_id, TaskError& error) override {
         message_.chunk.reset();
-        events_.push(WorkerEvent{.kind = WorkerEvent::Kind::chunk_failed,
-                                 .worker = worker_,
-                                 .chunk_id = chunk_id,
-                                 .results = {},
-                                 .error = std::move(error)});
+        push(WorkerEvent::Kind::chunk_failed, chunk_id, {}, std::move(error));
         return true;
     }
 
     bool send_exit_result(Payload& result) override {
-        events_.push(WorkerEvent{.kind = WorkerEvent::Kind::exit_result,
-                                 .worker = worker_,
-                                 .chunk_id = no_chunk,
-                                 .results = std::move(result),
-                                 .error = {}});
+        push(WorkerEvent::Kind::exit_result, no_chunk, std::move(result), {});
         return true;
     }
 
@@ -115,6 +99,14 @@ public:
     }
 
 private:
+    void push(WorkerEvent::Kind kind, std::uint64_t chunk_id, Payload results, TaskError error) {
+        events_.push(WorkerEvent{.kind = kind,
+                                 .worker = worker_,
+                                 .chunk_id = chunk_id,
+                                 .results = std::move(results),
+                                 .error = std::move(error)});
+    }
+
     int worker_;
     ThreadInbox& inbox_;
     ThreadEvents& events_;
