@@ -16,6 +16,7 @@
 #include "mpire/async_result.hpp"
 #include "mpire/codec.hpp"
 #include "mpire/detail/async_value.hpp"
+#include "mpire/detail/chunk_format.hpp"
 #include "mpire/detail/engine.hpp"
 #include "mpire/detail/invoke.hpp"
 #include "mpire/detail/kernel.hpp"
@@ -278,13 +279,14 @@ private:
         using Source = detail::RangeSource<std::views::all_t<R>>;
         auto kernel = std::make_shared<detail::TaskKernel<Fn, Element, Source::inheritable>>(
             std::forward<F>(f),
-            detail::KernelContext{lead,
-                                  shared.owner(),
-                                  options.worker_init.hook(),
-                                  options.worker_exit.hook(),
-                                  timeouts,
-                                  {out.settings.retries, out.settings.skip_into != nullptr},
-                                  out.settings.progress_bar});
+            detail::KernelContext{
+                .lead = lead,
+                .shared = shared.owner(),
+                .init = options.worker_init.hook(),
+                .exit = options.worker_exit.hook(),
+                .timeouts = timeouts,
+                .on_error = {out.settings.retries, out.settings.skip_into != nullptr},
+                .report_progress = out.settings.progress_bar});
         out.shipping = kernel->shipping();
         out.kernel = std::move(kernel);
         out.source = std::make_unique<Source>(std::views::all(std::forward<R>(inputs)));
@@ -337,20 +339,21 @@ private:
                 detail::pin_apply_hooks(core, options.worker_init, options.worker_exit, timeouts);
             auto kernel = std::make_shared<detail::TaskKernel<std::decay_t<F>, Element>>(
                 std::forward<F>(f),
-                detail::KernelContext{lead,
-                                      shared.owner(),
-                                      hooks.init,
-                                      hooks.exit,
-                                      {timeouts.task, hooks.init_timeout, hooks.exit_timeout},
-                                      {},
-                                      false});
+                detail::KernelContext{
+                    .lead = lead,
+                    .shared = shared.owner(),
+                    .init = hooks.init,
+                    .exit = hooks.exit,
+                    .timeouts = {timeouts.task, hooks.init_timeout, hooks.exit_timeout},
+                    .on_error = {},
+                    .report_progress = false});
             detail::ApplyTask task;
             task.shipping = kernel->shipping();
             task.kernel = std::move(kernel);
             Element element{std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)};
             if (detail::uses_bytes(core)) {
-                task.chunk.bytes.extend(detail::frame_header_size);
-                detail::encode_size(task.chunk.bytes, 1);
+                detail::start_byte_chunk(task.chunk.bytes);
+                detail::write_count(task.chunk.bytes, 1);
                 detail::encode(task.chunk.bytes, element);
             } else {
                 std::vector<Element> items;

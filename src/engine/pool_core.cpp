@@ -10,11 +10,11 @@
 
 #include "engine/cpu_ids.hpp"
 #include "engine/timeouts.hpp"
-#include "engine/worker_identity.hpp"
 #include "launch/fork_backend.hpp"
 #include "launch/thread_backend.hpp"
 #include "mpire/errors.hpp"
 #include "posix/process.hpp"
+#include "worker/worker_identity.hpp"
 
 namespace mpire::detail {
 

@@ -1,14 +1,11 @@
 #include "mpire/detail/task_error.hpp"
 
-#include <cxxabi.h>
 #include <fmt/format.h>
 
 #include <any>
-#include <cstdlib>
 #include <functional>
 #include <future>
 #include <ios>
-#include <memory>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -16,70 +13,11 @@
 #include <typeinfo>
 #include <variant>
 
-#include "engine/throw_trace.hpp"
 #include "mpire/errors.hpp"
 
 namespace mpire::detail {
 
-std::string demangle(const char* mangled) {
-    int status = 0;
-    std::unique_ptr<char, void (*)(void*)> readable(
-        abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
-    return status == 0 && readable ? std::string(readable.get()) : std::string(mangled);
-}
-
 namespace {
-
-struct Classified {
-    StdErrorKind kind = StdErrorKind::none;
-    std::string message{};
-    int system_error_code = 0;
-    std::string system_error_category{};
-};
-
-// The most derived standard type the current exception is an instance of.
-Classified classify_current() {
-    try {
-        throw;
-    } catch (const std::system_error& e) {
-        return {.kind = StdErrorKind::system_error,
-                .message = e.what(),
-                .system_error_code = e.code().value(),
-                .system_error_category = e.code().category().name()};
-    } catch (const std::invalid_argument& e) {
-        return {.kind = StdErrorKind::invalid_argument, .message = e.what()};
-    } catch (const std::domain_error& e) {
-        return {.kind = StdErrorKind::domain_error, .message = e.what()};
-    } catch (const std::length_error& e) {
-        return {.kind = StdErrorKind::length_error, .message = e.what()};
-    } catch (const std::out_of_range& e) {
-        return {.kind = StdErrorKind::out_of_range, .message = e.what()};
-    } catch (const std::logic_error& e) {
-        return {.kind = StdErrorKind::logic_error, .message = e.what()};
-    } catch (const std::range_error& e) {
-        return {.kind = StdErrorKind::range_error, .message = e.what()};
-    } catch (const std::overflow_error& e) {
-        return {.kind = StdErrorKind::overflow_error, .message = e.what()};
-    } catch (const std::underflow_error& e) {
-        return {.kind = StdErrorKind::underflow_error, .message = e.what()};
-    } catch (const std::runtime_error& e) {
-        return {.kind = StdErrorKind::runtime_error, .message = e.what()};
-    } catch (const std::bad_alloc& e) {
-        return {.kind = StdErrorKind::bad_alloc, .message = e.what()};
-    } catch (const std::bad_optional_access& e) {
-        return {.kind = StdErrorKind::bad_optional_access, .message = e.what()};
-    } catch (const std::bad_variant_access& e) {
-        return {.kind = StdErrorKind::bad_variant_access, .message = e.what()};
-    } catch (const std::bad_cast& e) {
-        return {.kind = StdErrorKind::bad_cast, .message = e.what()};
-    } catch (const std::bad_function_call& e) {
-        return {.kind = StdErrorKind::bad_function_call, .message = e.what()};
-    } catch (const std::exception& e) {
-        return {.kind = StdErrorKind::exception, .message = e.what()};
-    } catch (...) {
-        return {};
-    }
-}
 
 // The standard categories exist in every process; a user-defined one falls back to generic.
 const std::error_category& category_named(const std::string& name) {
@@ -87,11 +25,6 @@ const std::error_category& category_named(const std::string& name) {
     if (name == std::iostream_category().name()) return std::iostream_category();
     if (name == std::future_category().name()) return std::future_category();
     return std::generic_category();
-}
-
-std::string current_type_name() {
-    const std::type_info* type = abi::__cxa_current_exception_type();
-    return type != nullptr ? demangle(type->name()) : std::string("unknown");
 }
 
 // An exception of the standard type `Base` that carries the worker's context in `what()`.
@@ -125,22 +58,6 @@ std::string compose_message(const TaskError& error) {
 }
 
 }  // namespace
-
-TaskError capture_current_exception(int worker_id, std::int64_t task_index, std::string task_args) {
-    Classified classified = classify_current();
-    TaskError error;
-    error.kind = classified.kind;
-    error.system_error_code = classified.system_error_code;
-    error.system_error_category = std::move(classified.system_error_category);
-    error.worker_id = worker_id;
-    error.task_index = task_index;
-    error.type_name = current_type_name();
-    error.message = std::move(classified.message);
-    error.task_args = std::move(task_args);
-    error.traceback = current_throw_trace();
-    error.original = std::current_exception();
-    return error;
-}
 
 void throw_task_error(TaskError error, const std::vector<RegisteredException>& registered) {
     std::string what = compose_message(error);

@@ -13,12 +13,12 @@
 #include <limits>
 #include <system_error>
 
-#include "engine/worker_identity.hpp"
-#include "launch/process_worker.hpp"
 #include "mpire/codec.hpp"
 #include "posix/affinity.hpp"
 #include "posix/process.hpp"
 #include "transport/frame.hpp"
+#include "worker/process_worker.hpp"
+#include "worker/worker_identity.hpp"
 
 namespace mpire::detail {
 
@@ -94,9 +94,13 @@ void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& ker
             ::_exit(exit_setup_failed);
         }
     }
-    WorkerClock* clock = setup_.clocks != nullptr ? &setup_.clocks[worker] : nullptr;
-    WorkerInsightSlot* insights = setup_.insights != nullptr ? &setup_.insights[worker] : nullptr;
-    const int status = serve_as_process_worker(channel.get(), worker, kernel, insights, clock);
+    const WorkerSeat seat{
+        .worker_id = worker,
+        .clock = setup_.clocks != nullptr ? &setup_.clocks[worker] : nullptr,
+        .insights = setup_.insights != nullptr ? &setup_.insights[worker] : nullptr,
+        .own_process = true,
+    };
+    const int status = serve_as_process_worker(channel.get(), kernel, seat);
     std::fflush(nullptr);
     // _exit: the parent's atexit handlers and static destructors are not the child's to run.
     ::_exit(status);

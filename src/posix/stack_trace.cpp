@@ -8,7 +8,7 @@
 #include <memory>
 #include <string_view>
 
-#include "mpire/detail/task_error.hpp"
+#include "mpire/detail/demangle.hpp"
 
 namespace mpire::detail::posix {
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "mpire/detail/byte_buffer.hpp"
-#include "mpire/detail/engine.hpp"
+#include "mpire/detail/chunk_format.hpp"
 
 /// Messages between the parent and a worker: a fixed header, then a body of `body_size` bytes.
 namespace mpire::detail::transport {
@@ -27,6 +27,7 @@ struct FrameHeader {
     std::uint64_t id = 0;
     std::uint64_t body_size = 0;
 };
+// Chunks are encoded after room for this header (chunk_format.hpp).
 static_assert(sizeof(FrameHeader) == frame_header_size);
 
 /// Starts a frame in `frame`: room for the header, to be filled by `finish_frame` once the body
@@ -37,7 +38,8 @@ inline void begin_frame(ByteBuffer& frame) {
 }
 
 inline void finish_frame(ByteBuffer& frame, FrameType type, std::uint64_t id) {
-    const FrameHeader header{type, 0, id, frame.size() - frame_header_size};
+    const FrameHeader header{
+        .type = type, .reserved = 0, .id = id, .body_size = frame.size() - frame_header_size};
     std::memcpy(frame.data(), &header, sizeof header);
 }
 

@@ -9,6 +9,7 @@
 #include "mpire/codec.hpp"
 #include "mpire/detail/invoke.hpp"
 #include "mpire/detail/lead_call.hpp"
+#include "mpire/detail/payload.hpp"
 #include "mpire/detail/shipping.hpp"
 #include "mpire/detail/worker_context.hpp"
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "mpire/codec.hpp"
+#include "mpire/detail/chunk_format.hpp"
 #include "mpire/detail/describe.hpp"
 #include "mpire/detail/engine.hpp"
 #include "mpire/detail/invoke.hpp"
@@ -24,16 +24,6 @@
 #include "mpire/detail/shipping.hpp"
 
 namespace mpire::detail {
-
-/// Appends to `chunk` the count and the first address of `n` tasks that fork workers read in
-/// place, in the input they inherited (ChunkForm::inherited).
-template <class E>
-void name_inherited_tasks(Payload& chunk, const E* first, std::size_t n) {
-    const auto count = static_cast<std::uint64_t>(n);
-    chunk.bytes.append(&count, sizeof count);
-    chunk.bytes.append(static_cast<const void*>(&first), sizeof first);
-    chunk.inherited = true;
-}
 
 /// Runs chunks of tasks of input element type `E` through the function `F`. Only a kernel made
 /// for input its fork workers may read in place (`Inheritable`, see RangeSource) compiles the
@@ -95,10 +85,10 @@ public:
             return index < items.size() ? describe_element(items[index]) : std::string();
         }
         // A threading worker holds the chunk's box; the parent keeps nothing to describe.
-        if (chunk.bytes.size() < frame_header_size) return {};
+        if (!holds_byte_chunk(chunk.bytes)) return {};
         try {
-            ByteReader in(chunk.bytes.view().subspan(frame_header_size));
-            if (decode_size(in) <= index) return {};
+            ByteReader in = chunk_body(chunk.bytes);
+            if (read_count(in) <= index) return {};
             for (std::size_t skipped = 0; skipped < index; ++skipped) {
                 E element{};
                 decode(in, element);
@@ -114,22 +104,22 @@ public:
         if (chunk.inherited) {
             for (const E& element : inherited_items(chunk)) {
                 Payload& piece = pieces.emplace_back();
-                piece.bytes.extend(frame_header_size);
+                start_byte_chunk(piece.bytes);
                 name_inherited_tasks(piece, &element, 1);
             }
             return pieces;
         }
-        if (chunk.bytes.size() < frame_header_size) return pieces;
+        if (!holds_byte_chunk(chunk.bytes)) return pieces;
         try {
-            ByteReader in(chunk.bytes.view().subspan(frame_header_size));
-            const std::size_t n = decode_size(in);
+            ByteReader in = chunk_body(chunk.bytes);
+            const std::size_t n = read_count(in);
             for (std::size_t i = 0; i < n; ++i) {
                 const std::span<const std::byte> rest = in.rest();
                 E element{};
                 decode(in, element);
                 Payload& piece = pieces.emplace_back();
-                piece.bytes.extend(frame_header_size);
-                encode_size(piece.bytes, 1);
+                start_byte_chunk(piece.bytes);
+                write_count(piece.bytes, 1);
                 piece.bytes.append(rest.data(), rest.size() - in.remaining());
             }
         } catch (...) {
@@ -200,13 +190,10 @@ private:
     // Results go out encoded after their count, which is patched when tasks were skipped.
     struct EncodedResults {
         ByteBuffer& out;
-        std::size_t count_at = 0;
-        std::uint64_t count = 0;
+        CountSlot count_slot{};
+        std::size_t count = 0;
 
-        void open(std::size_t n) {
-            count_at = out.size();
-            encode_size(out, n);
-        }
+        void open(std::size_t n) { count_slot = write_count(out, n); }
         template <class Call>
         void append(Call&& call) {
             const std::size_t result_at = out.size();
@@ -219,7 +206,7 @@ private:
             ++count;
         }
         void close(std::size_t n) {
-            if (count != n) std::memcpy(out.data() + count_at, &count, sizeof count);
+            if (count != n) patch_count(out, count_slot, count);
         }
     };
 
@@ -237,7 +224,7 @@ private:
             : kernel(k), context(c), in(input), results{out} {}
 
         bool run(TaskError& error) {
-            const std::size_t n = decode_size(in);
+            const std::size_t n = read_count(in);
             results.open(n);
             if (!kernel.run_tasks(*this, context, n, error)) return false;
             results.close(n);
@@ -268,7 +255,7 @@ private:
         EncodedResults results;
 
         InheritedTasks(TaskKernel& k, WorkerContext& c, ByteReader& in, ByteBuffer& out)
-            : kernel(k), context(c), items(read_inherited(in)), results{out} {}
+            : kernel(k), context(c), items(read_inherited_tasks<E>(in)), results{out} {}
 
         bool run(TaskError& error) {
             results.open(items.size());
@@ -313,17 +300,9 @@ private:
         bool skip(std::size_t) { return true; }
     };
 
-    static std::span<const E> read_inherited(ByteReader& in) {
-        std::uint64_t n = 0;
-        const E* first = nullptr;
-        in.read(&n, sizeof n);
-        in.read(static_cast<void*>(&first), sizeof first);
-        return {first, static_cast<std::size_t>(n)};
-    }
-
     static std::span<const E> inherited_items(const Payload& chunk) {
-        ByteReader in(chunk.bytes.view().subspan(frame_header_size));
-        return read_inherited(in);
+        ByteReader in = chunk_body(chunk.bytes);
+        return read_inherited_tasks<E>(in);
     }
 
     [[nodiscard]] bool tracks_tasks() const noexcept {
@@ -397,14 +376,12 @@ public:
                 }
                 throw std::logic_error("mpire: input that cannot be inherited was sent so");
             case ChunkForm::bytes: {
-                const std::size_t count_at = out.bytes.size();
-                encode_size(out.bytes, 0);
+                const CountSlot count = write_count(out.bytes, 0);
                 for (; n < max_items && position != end; ++n, ++position) {
                     const Element& element = *position;
                     encode(out.bytes, element);
                 }
-                const auto count = static_cast<std::uint64_t>(n);
-                std::memcpy(out.bytes.data() + count_at, &count, sizeof count);
+                patch_count(out.bytes, count, n);
                 break;
             }
             case ChunkForm::box: {
@@ -456,7 +433,7 @@ void append_results(Payload& results, std::vector<Result>& out) {
         return;
     }
     ByteReader in(results.bytes.view());
-    const std::size_t n = decode_size(in);
+    const std::size_t n = read_count(in);
     if constexpr (is_contiguous_raw_vector<std::vector<Result>>) {
         if (n > in.remaining() / sizeof(Result)) {
             throw std::runtime_error("mpire: a result message ended early");

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "mpire/detail/demangle.hpp"
 #include "mpire/errors.hpp"
 
 namespace mpire::detail {
@@ -71,8 +72,5 @@ struct RegisteredException {
 /// `mpire::RemoteError`.
 [[noreturn]] void throw_task_error(TaskError error,
                                    const std::vector<RegisteredException>& registered = {});
-
-/// The demangled name of a type, for messages.
-[[nodiscard]] std::string demangle(const char* mangled);
 
 }  // namespace mpire::detail

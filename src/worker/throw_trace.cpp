@@ -1,4 +1,4 @@
-#include "engine/throw_trace.hpp"
+#include "worker/throw_trace.hpp"
 
 #include <dlfcn.h>
 #include <execinfo.h>

@@ -9,8 +9,8 @@
 /// only as a thread. Each is set once when the worker starts and read when a pool is created.
 namespace mpire::detail {
 
-/// The stop token of what the calling threading worker runs now (null elsewhere): set by the
-/// threading backend around each chunk and each exit function.
+/// The stop token of what the calling threading worker runs now (null elsewhere): set by its
+/// port (thread_worker.cpp) around each chunk and its exit function.
 void set_current_stop_token(const std::stop_token* token) noexcept;
 
 void mark_process_as_daemon_worker() noexcept;

@@ -1,8 +1,7 @@
-#include <exception>
-#include <optional>
+#include <cstdint>
+#include <typeinfo>
 
-#include "mpire/codec.hpp"
-#include "mpire/detail/engine.hpp"
+#include "mpire/detail/kernel_interface.hpp"
 
 namespace mpire::detail {
 
@@ -22,9 +21,6 @@ bool run_stage(const char* stage, WorkerContext& worker, TaskError& error, Run&&
     }
 }
 
-}  // namespace
-
-namespace {
 // Shows the parent that the worker runs its init or exit function, and since when; adds the
 // time it took to the worker's insights.
 class TimedPhase {
@@ -73,63 +69,6 @@ bool Kernel::run_exit(WorkerContext& worker, bool as_bytes, Payload& out, bool& 
         context_.exit->run(worker, context_.lead, context_.shared.get(), as_bytes, out);
         has_result = context_.exit->result_type() != typeid(void);
     });
-}
-
-namespace {
-
-// A hook travels as "present?", then its factory's address and its state.
-bool encode_hook(ByteBuffer& out, const std::shared_ptr<Hook>& hook) {
-    encode(out, hook != nullptr);
-    if (!hook) return true;
-    const HookFactory factory = hook->factory();
-    if (factory == nullptr) return false;
-    out.append(&factory, sizeof factory);
-    hook->encode_state(out);
-    return true;
-}
-
-std::shared_ptr<Hook> decode_hook(ByteReader& in) {
-    bool present = false;
-    decode(in, present);
-    if (!present) return nullptr;
-    HookFactory factory = nullptr;
-    in.read(&factory, sizeof factory);
-    return factory(in);
-}
-
-}  // namespace
-
-bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
-    encode(out, context.lead);
-    void* shared = context.shared.get();  // a fork worker inherited the object at this address
-    out.append(&shared, sizeof shared);
-    for (const auto& timeout :
-         {context.timeouts.task, context.timeouts.init, context.timeouts.exit}) {
-        encode(out, timeout ? std::optional<double>(timeout->count()) : std::nullopt);
-    }
-    encode(out, context.on_error.retries);
-    encode(out, context.on_error.skip);
-    encode(out, context.report_progress);
-    return encode_hook(out, context.init) && encode_hook(out, context.exit);
-}
-
-KernelContext decode_kernel_context(ByteReader& in) {
-    KernelContext context;
-    decode(in, context.lead);
-    void* shared = nullptr;
-    in.read(&shared, sizeof shared);
-    context.shared = std::shared_ptr<void>(std::shared_ptr<void>(), shared);  // not owned here
-    for (auto* timeout : {&context.timeouts.task, &context.timeouts.init, &context.timeouts.exit}) {
-        std::optional<double> seconds;
-        decode(in, seconds);
-        if (seconds) *timeout = Seconds(*seconds);
-    }
-    decode(in, context.on_error.retries);
-    decode(in, context.on_error.skip);
-    decode(in, context.report_progress);
-    context.init = decode_hook(in);
-    context.exit = decode_hook(in);
-    return context;
 }
 
 }  // namespace mpire::detail

@@ -1,4 +1,4 @@
-#include "engine/worker_identity.hpp"
+#include "worker/worker_identity.hpp"
 
 #include "mpire/cancellation.hpp"
 

@@ -1,0 +1,66 @@
+#include <exception>
+#include <optional>
+
+#include "mpire/codec.hpp"
+#include "mpire/detail/kernel_interface.hpp"
+
+namespace mpire::detail {
+
+namespace {
+
+// A hook travels as "present?", then its factory's address and its state.
+bool encode_hook(ByteBuffer& out, const std::shared_ptr<Hook>& hook) {
+    encode(out, hook != nullptr);
+    if (!hook) return true;
+    const HookFactory factory = hook->factory();
+    if (factory == nullptr) return false;
+    out.append(&factory, sizeof factory);
+    hook->encode_state(out);
+    return true;
+}
+
+std::shared_ptr<Hook> decode_hook(ByteReader& in) {
+    bool present = false;
+    decode(in, present);
+    if (!present) return nullptr;
+    HookFactory factory = nullptr;
+    in.read(&factory, sizeof factory);
+    return factory(in);
+}
+
+}  // namespace
+
+bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
+    encode(out, context.lead);
+    void* shared = context.shared.get();  // a fork worker inherited the object at this address
+    out.append(&shared, sizeof shared);
+    for (const auto& timeout :
+         {context.timeouts.task, context.timeouts.init, context.timeouts.exit}) {
+        encode(out, timeout ? std::optional<double>(timeout->count()) : std::nullopt);
+    }
+    encode(out, context.on_error.retries);
+    encode(out, context.on_error.skip);
+    encode(out, context.report_progress);
+    return encode_hook(out, context.init) && encode_hook(out, context.exit);
+}
+
+KernelContext decode_kernel_context(ByteReader& in) {
+    KernelContext context;
+    decode(in, context.lead);
+    void* shared = nullptr;
+    in.read(&shared, sizeof shared);
+    context.shared = std::shared_ptr<void>(std::shared_ptr<void>(), shared);  // not owned here
+    for (auto* timeout : {&context.timeouts.task, &context.timeouts.init, &context.timeouts.exit}) {
+        std::optional<double> seconds;
+        decode(in, seconds);
+        if (seconds) *timeout = Seconds(*seconds);
+    }
+    decode(in, context.on_error.retries);
+    decode(in, context.on_error.skip);
+    decode(in, context.report_progress);
+    context.init = decode_hook(in);
+    context.exit = decode_hook(in);
+    return context;
+}
+
+}  // namespace mpire::detail
