@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "launch/backend.hpp"
+#include "engine/workers.hpp"
 #include "mpire/detail/engine.hpp"
 #include "progress/progress_bar.hpp"
 
@@ -22,12 +22,10 @@ class PoolCore;
 /// starts once every apply task before it is settled.
 class ApplyQueue {
 public:
-    explicit ApplyQueue(std::size_t n_workers) : workers_(n_workers) {}
-
     /// Queues the task and hands it to a worker if one can take it.
     void submit(PoolCore& core, ApplyTask task);
     /// Nothing is queued, running, or waiting for a worker to restart.
-    [[nodiscard]] bool idle() const noexcept;
+    [[nodiscard]] bool idle(const PoolCore& core) const noexcept;
     /// Drives the pool until `state` is ready or `deadline` passed; returns whether it is ready.
     /// Rethrows what a callback threw meanwhile.
     bool wait_for(PoolCore& core, const AsyncState& state, Deadline deadline);
@@ -39,7 +37,7 @@ public:
     /// Settles every task with `failure` (after terminate()). An error callback that throws is
     /// reported on stderr: there is no caller to give it to.
     void fail_all(const std::exception_ptr& failure) noexcept;
-    /// The workers were stopped or killed: forgets what they held, and the pinned hooks.
+    /// The workers were stopped or killed: the pinned hooks no longer hold.
     void forget_workers() noexcept;
 
     /// The init and exit functions of the apply tasks: those the first call gives, or those
@@ -49,46 +47,22 @@ public:
 private:
     struct Queued {
         ApplyTask task;
-        std::uint64_t run_id = 0;  // the kernel's identity in PoolCore::installed_run
+        std::uint64_t run_id = 0;  // the kernel's KernelRef::id
+        [[nodiscard]] KernelRef kernel() const { return {task.kernel, task.shipping, run_id}; }
     };
     struct Running {
-        Queued queued;
+        Queued queued;  // its state is null once it was reported as timed out
         int worker = 0;
-    };
-    struct WorkerSlot {
-        std::size_t queued_chunks = 0;
-        // Told to stop so that it can start again with a kernel it could not receive.
-        bool restarting = false;
-        // What its last install from here shipped, and under which run id: an identical kernel
-        // is not shipped again, unless a map call installed its own since.
-        std::uint64_t shipped_run = 0;
-        KernelFactory shipped_factory = nullptr;
-        std::vector<std::byte> shipped_state;
-        // Killed for running past a timeout: its death settles its task with this error.
-        bool killed = false;
-        std::uint64_t timed_out_chunk = 0;
-        std::exception_ptr timeout_failure;
     };
 
     bool drive_once(PoolCore& core, Deadline deadline);
-    // Timeouts: which one applies to what worker `w`'s clock shows, the shortest that can
-    // apply to it, when to look again, and killing the workers that are overdue.
-    [[nodiscard]] std::optional<Seconds> applicable_timeout(
-        const PoolCore& core, std::size_t w, const WorkerClock::Reading& reading) const;
-    [[nodiscard]] std::optional<Seconds> shortest_timeout(const PoolCore& core,
-                                                          std::size_t w) const;
-    [[nodiscard]] Deadline timeout_look(const PoolCore& core) const;
-    void check_timeouts(PoolCore& core);
-    void abandon_timed_out(WorkerSlot& slot, const WorkerClock::Reading& reading,
-                           const std::exception_ptr& failure);
     void dispatch(PoolCore& core);
-    void start(PoolCore& core, int worker, const Queued& queued);
-    [[nodiscard]] bool can_run(PoolCore& core, int worker, const Queued& queued) const;
-    int pick_worker(PoolCore& core, const Queued& queued);
     void send(PoolCore& core, int worker, Queued queued);
-    void handle(PoolCore& core, WorkerEvent& event);
-    void handle_death(PoolCore& core, const WorkerEvent& event);
-    void forget_worker(PoolCore& core, int worker) noexcept;
+    void handle(PoolCore& core, WorkerNews& news);
+    void handle_overdue(PoolCore& core, const WorkerNews& news);
+    void handle_end(PoolCore& core, int worker, const WorkerEnding& end);
+    // The chunks `held` go back to the front of the queue, in their order, for another worker.
+    void requeue(const std::vector<std::uint64_t>& held);
     // Runs a settling step (which runs a user callback); keeps the first exception for the
     // caller that drives the pool.
     template <class Settle>
@@ -97,9 +71,7 @@ private:
 
     std::deque<Queued> pending_;
     std::unordered_map<std::uint64_t, Running> running_;  // by chunk id
-    std::vector<WorkerSlot> workers_;
-    std::deque<WorkerEvent> unhandled_;  // received from the backend, not handled yet
-    std::uint64_t next_chunk_ = 0;
+    std::deque<WorkerNews> unhandled_;  // received from the workers, not handled yet
     std::deque<std::exception_ptr> deferred_;
     ApplyHooks hooks_;
     bool hooks_pinned_ = false;

@@ -95,7 +95,8 @@ std::string format_insights(const Insights& insights) {
 namespace mpire::detail {
 
 Insights collect_insights(const PoolCore& core) {
-    if (core.insights == nullptr) {
+    const WorkerInsightSlot* slots = core.workers->insight_slots();
+    if (slots == nullptr) {
         throw std::logic_error(
             "mpire: this pool keeps no insights; create it with enable_insights = true");
     }
@@ -107,7 +108,7 @@ Insights collect_insights(const PoolCore& core) {
     std::vector<Seconds> exit;
     std::vector<WorkerInsightSlot::TopTask> top;
     for (std::size_t w = 0; w < core.n_jobs; ++w) {
-        const WorkerInsightSlot& slot = core.insights[w];
+        const WorkerInsightSlot& slot = slots[w];
         out.n_completed_tasks.push_back(slot.n_completed.load(std::memory_order_relaxed));
         start_up.push_back(seconds_of(slot.start_up_ns.load(std::memory_order_relaxed)));
         init.push_back(seconds_of(slot.init_ns.load(std::memory_order_relaxed)));

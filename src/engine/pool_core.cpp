@@ -31,9 +31,9 @@ std::size_t validated_n_jobs(const PoolOptions& options) {
 }
 
 std::unique_ptr<Backend> make_backend(const PoolOptions& options, std::size_t n_jobs,
-                                      WorkerClock* clocks, WorkerInsightSlot* insights) {
-    WorkerSetup setup{options.daemon, cpu_sets_per_worker(options.cpu_ids, n_jobs), clocks,
-                      insights};
+                                      const WorkerBoards& boards) {
+    WorkerSetup setup{options.daemon, cpu_sets_per_worker(options.cpu_ids, n_jobs), boards.clocks,
+                      boards.insights};
     const int n = static_cast<int>(n_jobs);
     switch (options.start_method) {
         case StartMethod::fork:
@@ -49,6 +49,13 @@ std::unique_ptr<Backend> make_backend(const PoolOptions& options, std::size_t n_
         "StartMethod::fork or StartMethod::threading");
 }
 
+std::unique_ptr<WorkerTable> make_worker_table(const PoolOptions& options, std::size_t n_jobs) {
+    // Mapped before any worker forks, so that every worker shares it with the parent.
+    auto boards = std::make_unique<WorkerBoards>(n_jobs, options.enable_insights);
+    std::unique_ptr<Backend> backend = make_backend(options, n_jobs, *boards);
+    return std::make_unique<WorkerTable>(std::move(boards), std::move(backend));
+}
+
 }  // namespace
 
 PoolCore::PoolCore(const PoolOptions& options)
@@ -62,52 +69,19 @@ PoolCore::PoolCore(const PoolOptions& options)
             "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "
             "daemon = false to nest pools");
     }
-    // Mapped before any worker forks, so that every worker shares it with the parent.
-    clock_board = SharedMapping(n_jobs * sizeof(WorkerClock));
-    clocks = static_cast<WorkerClock*>(clock_board.data());
-    for (std::size_t w = 0; w < n_jobs; ++w) new (&clocks[w]) WorkerClock();
-    if (options.enable_insights) {
-        insight_board = SharedMapping(n_jobs * sizeof(WorkerInsightSlot));
-        insights = static_cast<WorkerInsightSlot*>(insight_board.data());
-        for (std::size_t w = 0; w < n_jobs; ++w) new (&insights[w]) WorkerInsightSlot();
-    }
-    backend = make_backend(options, n_jobs, clocks, insights);
-    applies = std::make_unique<ApplyQueue>(n_jobs);
-    installed_run.assign(n_jobs, 0);
-    started_setup.assign(n_jobs, 0);
-    tasks_given.assign(n_jobs, 0);
-    exit_type.assign(n_jobs, &typeid(void));
-    exit_timeout.assign(n_jobs, std::nullopt);
+    workers = make_worker_table(options, n_jobs);
+    applies = std::make_unique<ApplyQueue>();
 }
 
-const std::type_info& exit_type_of(const Kernel& kernel) noexcept {
-    return kernel.context().exit ? kernel.context().exit->result_type() : typeid(void);
-}
-
-void PoolCore::note_kernel(std::size_t w, const Kernel& kernel) {
-    exit_type[w] = &exit_type_of(kernel);
-    const KernelContext& context = kernel.context();
-    live_hooks =
-        ApplyHooks{context.init, context.exit, context.timeouts.init, context.timeouts.exit};
-    exit_timeout[w] = context.timeouts.exit;
-}
-
-void PoolCore::keep_exit_result(WorkerEvent& event) {
-    exit_results.push_back(
-        {std::move(event.results), exit_type[static_cast<std::size_t>(event.worker)]});
-}
-
-void PoolCore::reset_insights() noexcept {
-    if (insights == nullptr) return;
-    const std::int64_t now = WorkerClock::now_ns();
-    for (std::size_t w = 0; w < n_jobs; ++w) insights[w].reset(now);
-}
-
-void PoolCore::forget_workers() noexcept {
-    installed_run.assign(installed_run.size(), 0);
-    tasks_given.assign(tasks_given.size(), 0);
-    exit_timeout.assign(exit_timeout.size(), std::nullopt);
+void PoolCore::kill_workers() noexcept {
+    workers->kill_all();
     applies->forget_workers();
+}
+
+void PoolCore::join_workers() {
+    std::exception_ptr failure = workers->join(registered_exceptions);
+    applies->forget_workers();
+    if (failure) std::rethrow_exception(failure);
 }
 
 std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options) {
@@ -137,7 +111,7 @@ void refuse_while_busy(const PoolCore& core, const char* setter) {
 void change_setup(PoolCore& core, bool& option, bool value) {
     if (option == value) return;
     option = value;
-    ++core.worker_setup;
+    core.workers->renew_setup();
 }
 }  // namespace
 
@@ -155,7 +129,7 @@ void set_shared_objects(PoolCore& core, SharedObjects shared_objects) {
     refuse_while_busy(core, "set_shared_objects");
     core.lead.shared_objects = !shared_objects.empty();
     core.shared_objects = std::move(shared_objects);
-    ++core.worker_setup;  // workers inherited the old objects (fork) and must start afresh
+    core.workers->renew_setup();  // workers inherited the old objects (fork) and must start afresh
 }
 
 void check_task_form(const char* function, LeadFlags flags, bool accepted,
@@ -197,85 +171,6 @@ void check_hook(const char* function, const WorkerFunction& hook, LeadFlags flag
                     h.shared_mutable(flags), shared_objects);
 }
 
-std::exception_ptr PoolCore::join_timed(std::vector<WorkerEvent>& events) {
-    const int n = backend->n_workers();
-    std::vector<bool> waiting(static_cast<std::size_t>(n), false);
-    std::vector<bool> killed(static_cast<std::size_t>(n), false);
-    std::exception_ptr timed_out;
-    for (int w = 0; w < n; ++w) {
-        if (!backend->running(w)) continue;
-        backend->stop(w);
-        waiting[static_cast<std::size_t>(w)] = true;
-    }
-    while (std::find(waiting.begin(), waiting.end(), true) != waiting.end()) {
-        const std::int64_t now = WorkerClock::now_ns();
-        Deadline look;
-        for (std::size_t w = 0; w < waiting.size(); ++w) {
-            if (!waiting[w] || killed[w] || !exit_timeout[w]) continue;
-            const WorkerClock::Reading reading = clocks[w].read();
-            const bool in_exit = reading.phase == WorkerClock::Phase::exit;
-            const std::optional<Seconds> applicable =
-                in_exit ? exit_timeout[w] : std::optional<Seconds>();
-            if (overdue(reading, applicable, now)) {
-                backend->kill(static_cast<int>(w), reading.chunk_id);
-                killed[w] = true;
-                if (!timed_out) {
-                    timed_out = std::make_exception_ptr(TimeoutError(
-                        hook_timeout_message(static_cast<int>(w), WorkerClock::Phase::exit,
-                                             *exit_timeout[w], backend->uses_bytes())));
-                }
-                continue;
-            }
-            look = earliest(look,
-                            deadline_at(next_look_ns(reading, applicable, *exit_timeout[w], now)));
-        }
-        std::vector<WorkerEvent> arrived;
-        if (!backend->wait_until(arrived, look)) continue;
-        for (WorkerEvent& event : arrived) {
-            const auto w = static_cast<std::size_t>(event.worker);
-            const bool ended = event.kind == WorkerEvent::Kind::worker_exited ||
-                               event.kind == WorkerEvent::Kind::worker_died;
-            if (ended) waiting[w] = false;
-            // The death of a worker killed for its timeout is that timeout, reported above.
-            if (event.kind == WorkerEvent::Kind::worker_exited || (ended && killed[w])) continue;
-            events.push_back(std::move(event));
-        }
-    }
-    return timed_out;
-}
-
-void PoolCore::join_workers() {
-    std::vector<WorkerEvent> events;
-    std::exception_ptr first_failure;
-    const bool timed = std::any_of(exit_timeout.begin(), exit_timeout.end(),
-                                   [](const std::optional<Seconds>& t) { return t.has_value(); });
-    if (timed) {
-        first_failure = join_timed(events);
-    } else {
-        backend->join_all(events);
-    }
-    forget_workers();
-    for (WorkerEvent& event : events) {
-        try {
-            if (event.kind == WorkerEvent::Kind::exit_result) {
-                keep_exit_result(event);
-            } else if (event.kind == WorkerEvent::Kind::chunk_failed) {
-                throw_task_error(std::move(event.error), registered_exceptions);
-            } else if (event.kind == WorkerEvent::Kind::worker_died) {
-                const posix::ExitStatus status{event.exit_code, event.signal};
-                throw WorkerDiedError(
-                    fmt::format("mpire: worker {} died with {} while it was stopping (in its exit "
-                                "function)",
-                                event.worker, posix::describe(status)),
-                    event.worker, event.exit_code, event.signal);
-            }
-        } catch (...) {
-            if (!first_failure) first_failure = std::current_exception();
-        }
-    }
-    if (first_failure) std::rethrow_exception(first_failure);
-}
-
 void stop_and_join(PoolCore& core) {
     if (core.busy) {
         throw std::logic_error(
@@ -288,7 +183,7 @@ void stop_and_join(PoolCore& core) {
     try {
         core.applies->drain(core);
     } catch (...) {
-        if (!core.applies->idle()) throw;
+        if (!core.applies->idle(core)) throw;
         callback_failure = std::current_exception();
     }
     core.join_workers();
@@ -301,7 +196,7 @@ ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init, const Wor
         core, ApplyHooks{init.hook(), exit.hook(), timeouts.init, timeouts.exit});
 }
 
-bool uses_bytes(const PoolCore& core) noexcept { return core.backend->uses_bytes(); }
+bool uses_bytes(const PoolCore& core) noexcept { return core.workers->uses_bytes(); }
 
 void submit_apply(PoolCore& core, ApplyTask task) { core.applies->submit(core, std::move(task)); }
 
@@ -310,17 +205,7 @@ bool wait_for(PoolCore& core, const AsyncState& state, Deadline deadline) {
 }
 
 std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& type) {
-    for (const ExitResult& result : core.exit_results) {
-        if (*result.type != type) {
-            throw std::logic_error(
-                fmt::format("mpire: get_exit_results<{}>() but an exit function returned {}",
-                            demangle(type.name()), demangle(result.type->name())));
-        }
-    }
-    std::vector<Payload> values;
-    for (ExitResult& result : core.exit_results) values.push_back(std::move(result.value));
-    core.exit_results.clear();
-    return values;
+    return core.workers->take_exit_results(type);
 }
 
 void close(PoolCore& core) noexcept { core.closed = true; }
@@ -336,8 +221,7 @@ void register_exception(PoolCore& core, RegisteredException type) {
 }
 
 void terminate(PoolCore& core) noexcept {
-    core.backend->kill_all();
-    core.forget_workers();
+    core.kill_workers();
     core.busy = false;
     ++core.epoch;
     // Last: error callbacks may submit new tasks, which then start fresh workers.
