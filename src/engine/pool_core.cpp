@@ -30,8 +30,10 @@ std::size_t validated_n_jobs(const PoolOptions& options) {
     return static_cast<std::size_t>(*options.n_jobs);
 }
 
-std::unique_ptr<Backend> make_backend(const PoolOptions& options, std::size_t n_jobs,
-                                      const WorkerBoards& boards) {
+}  // namespace
+
+std::unique_ptr<Backend> make_start_method_backend(const PoolOptions& options, std::size_t n_jobs,
+                                                   const WorkerBoards& boards) {
     WorkerSetup setup{options.daemon, cpu_sets_per_worker(options.cpu_ids, n_jobs), boards.clocks,
                       boards.insights};
     const int n = static_cast<int>(n_jobs);
@@ -49,16 +51,17 @@ std::unique_ptr<Backend> make_backend(const PoolOptions& options, std::size_t n_
         "StartMethod::fork or StartMethod::threading");
 }
 
-std::unique_ptr<WorkerTable> make_worker_table(const PoolOptions& options, std::size_t n_jobs) {
+namespace {
+std::unique_ptr<WorkerTable> make_worker_table(const PoolOptions& options, std::size_t n_jobs,
+                                               const BackendMaker& make_backend) {
     // Mapped before any worker forks, so that every worker shares it with the parent.
     auto boards = std::make_unique<WorkerBoards>(n_jobs, options.enable_insights);
     std::unique_ptr<Backend> backend = make_backend(options, n_jobs, *boards);
     return std::make_unique<WorkerTable>(std::move(boards), std::move(backend));
 }
-
 }  // namespace
 
-PoolCore::PoolCore(const PoolOptions& options)
+PoolCore::PoolCore(const PoolOptions& options, const BackendMaker& make_backend)
     : n_jobs(validated_n_jobs(options)),
       keep_alive(options.keep_alive),
       order_tasks(options.order_tasks),
@@ -69,7 +72,7 @@ PoolCore::PoolCore(const PoolOptions& options)
             "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "
             "daemon = false to nest pools");
     }
-    workers = make_worker_table(options, n_jobs);
+    workers = make_worker_table(options, n_jobs, make_backend);
     applies = std::make_unique<ApplyQueue>();
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -10,11 +11,20 @@
 
 namespace mpire::detail {
 
+/// Makes the backend that runs a pool's `n_jobs` workers, whose shared memory is `boards`.
+using BackendMaker = std::function<std::unique_ptr<Backend>(
+    const PoolOptions& options, std::size_t n_jobs, const WorkerBoards& boards)>;
+/// The backend of `options.start_method`; throws std::invalid_argument for one not supported.
+[[nodiscard]] std::unique_ptr<Backend> make_start_method_backend(const PoolOptions& options,
+                                                                 std::size_t n_jobs,
+                                                                 const WorkerBoards& boards);
+
 /// The state of one pool that outlives a single call: its options, its workers (the table) and
 /// who may use them (a map call or the apply queue, in turns).
 class PoolCore {
 public:
-    explicit PoolCore(const PoolOptions& options);
+    explicit PoolCore(const PoolOptions& options,
+                      const BackendMaker& make_backend = make_start_method_backend);
 
     std::size_t n_jobs;
     bool keep_alive;

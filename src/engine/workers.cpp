@@ -185,10 +185,6 @@ void WorkerTable::stop(int w) {
     record.state = State::stopping;
 }
 
-Backend::KillResult WorkerTable::kill(int w, std::uint64_t chunk_id) noexcept {
-    return backend_->kill(w, chunk_id);
-}
-
 void WorkerTable::forget(int w) noexcept { records_[index(w)] = Record{}; }
 
 void WorkerTable::kill_all() noexcept {

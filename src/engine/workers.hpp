@@ -147,8 +147,6 @@ public:
     /// past its worker_exit_timeout), and waits for all. Returns the first failure: an exit
     /// function that threw, timed out or died; null when none.
     [[nodiscard]] std::exception_ptr join(const std::vector<RegisteredException>& registered);
-    /// Ends what worker `w` runs for chunk `chunk_id` (a map call that fails kills no other).
-    Backend::KillResult kill(int w, std::uint64_t chunk_id) noexcept;
 
     /// The init and exit functions (with timeouts) of the kernel installed last.
     [[nodiscard]] const ApplyHooks& live_hooks() const noexcept { return live_hooks_; }

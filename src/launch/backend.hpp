@@ -72,10 +72,6 @@ public:
     virtual bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) = 0;
     void wait(std::vector<WorkerEvent>& events) { wait_until(events, std::nullopt); }
 
-    /// Asks every running worker to exit after its queued work (running its exit function)
-    /// and waits for all of them. What their exit functions returned or threw is appended to
-    /// `events` (exit_result, chunk_failed).
-    virtual void join_all(std::vector<WorkerEvent>& events) = 0;
     enum class KillResult {
         killed,         // a process: its end arrives as a worker_died event
         asked_to_stop,  // a thread: the stop token of what it runs was stop-requested

@@ -234,25 +234,6 @@ void ForkBackend::stop(int worker) {
     w.channel->send_owned(std::move(frame));
 }
 
-void ForkBackend::join_all(std::vector<WorkerEvent>& events) {
-    for (int worker = 0; worker < n_workers(); ++worker) {
-        // running() also reaps a worker that died while idle (killed from outside): it had no
-        // exit function to run, so it is not reported as dying in one.
-        if (running(worker)) stop(worker);
-    }
-    std::vector<WorkerEvent> arrived;
-    for (;;) {
-        bool any = false;
-        for (Worker& w : workers_) any = any || w.pid > 0;
-        if (!any) return;
-        poll_once(arrived, -1);
-        for (WorkerEvent& event : arrived) {
-            if (event.kind != WorkerEvent::Kind::worker_exited) events.push_back(std::move(event));
-        }
-        arrived.clear();
-    }
-}
-
 Backend::KillResult ForkBackend::kill(int worker, std::uint64_t /*chunk_id*/) noexcept {
     const Worker& w = workers_[static_cast<std::size_t>(worker)];
     return w.pid > 0 && ::kill(w.pid, SIGKILL) == 0 ? KillResult::killed : KillResult::not_running;

@@ -34,7 +34,6 @@ public:
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
     void stop(int worker) override;
     bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) override;
-    void join_all(std::vector<WorkerEvent>& events) override;
     KillResult kill(int worker, std::uint64_t chunk_id) noexcept override;
     void kill_all() noexcept override;
 

@@ -69,28 +69,37 @@ void ThreadBackend::stop(int worker) {
 }
 
 bool ThreadBackend::wait_until(std::vector<WorkerEvent>& events, Deadline deadline) {
-    std::unique_lock lock(events_.mutex);
-    const auto arrived = [this] { return !events_.events.empty(); };
-    if (!deadline) {
-        events_.arrived.wait(lock, arrived);
-    } else if (!events_.arrived.wait_until(lock, *deadline, arrived)) {
-        return false;
+    const std::size_t before = events.size();
+    {
+        std::unique_lock lock(events_.mutex);
+        const auto arrived = [this] { return !events_.events.empty(); };
+        if (!deadline) {
+            events_.arrived.wait(lock, arrived);
+        } else if (!events_.arrived.wait_until(lock, *deadline, arrived)) {
+            return false;
+        }
+        for (WorkerEvent& event : events_.events) events.push_back(std::move(event));
+        events_.events.clear();
     }
-    for (WorkerEvent& event : events_.events) events.push_back(std::move(event));
-    events_.events.clear();
+    // A worker's end is the last thing its thread reports: it is joined here, so that a pool
+    // whose workers all ended has no thread left.
+    for (std::size_t i = before; i < events.size(); ++i) {
+        if (events[i].kind != WorkerEvent::Kind::worker_exited) continue;
+        std::thread& thread = workers_[static_cast<std::size_t>(events[i].worker)]->thread;
+        if (thread.joinable()) thread.join();
+    }
     return true;
 }
 
-void ThreadBackend::stop_all(ThreadMessage::Kind how) noexcept {
+void ThreadBackend::kill_all() noexcept {
+    // Threads cannot be killed: each is asked to stop what it runs, then exits.
     for (auto& w : workers_) {
         if (!w->thread.joinable()) continue;
         {
             const std::lock_guard lock(w->inbox.mutex);
-            if (how == ThreadMessage::Kind::abort) {
-                w->inbox.messages.clear();
-                w->inbox.stop.request_stop();  // what runs now is abandoned: let it give up
-            }
-            w->inbox.messages.push_back(ThreadMessage{.kind = how});
+            w->inbox.messages.clear();
+            w->inbox.stop.request_stop();  // what runs now is abandoned: let it give up
+            w->inbox.messages.push_back(ThreadMessage{.kind = ThreadMessage::Kind::abort});
         }
         w->inbox.wake.notify_one();
     }
@@ -98,20 +107,6 @@ void ThreadBackend::stop_all(ThreadMessage::Kind how) noexcept {
         if (w->thread.joinable()) w->thread.join();
         w->inbox.messages.clear();
     }
-}
-
-void ThreadBackend::join_all(std::vector<WorkerEvent>& events) {
-    stop_all(ThreadMessage::Kind::stop);
-    const std::lock_guard lock(events_.mutex);
-    for (WorkerEvent& event : events_.events) {
-        if (event.kind != WorkerEvent::Kind::worker_exited) events.push_back(std::move(event));
-    }
-    events_.events.clear();
-}
-
-void ThreadBackend::kill_all() noexcept {
-    // Threads cannot be killed: each finishes the chunk it is running, then exits.
-    stop_all(ThreadMessage::Kind::abort);
     const std::lock_guard lock(events_.mutex);
     events_.events.clear();
 }

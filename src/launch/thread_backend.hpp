@@ -31,7 +31,6 @@ public:
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
     void stop(int worker) override;
     bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) override;
-    void join_all(std::vector<WorkerEvent>& events) override;
     KillResult kill(int worker, std::uint64_t chunk_id) noexcept override;
     void kill_all() noexcept override;
 
@@ -40,8 +39,6 @@ private:
         std::thread thread;
         ThreadInbox inbox;
     };
-
-    void stop_all(ThreadMessage::Kind how) noexcept;
 
     std::vector<std::unique_ptr<Worker>> workers_;
     WorkerSetup setup_;
