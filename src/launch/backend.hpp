@@ -4,30 +4,12 @@
 #include <memory>
 #include <vector>
 
+#include "launch/worker_event.hpp"
 #include "mpire/detail/engine.hpp"
-#include "mpire/detail/task_error.hpp"
 
 /// The narrow interface every start method implements. The engine drives workers through it
 /// and never learns whether they are processes or threads.
 namespace mpire::detail {
-
-struct WorkerEvent {
-    enum class Kind {
-        chunk_done,     // `results` holds chunk `chunk_id`'s results
-        chunk_failed,   // a task of chunk `chunk_id` threw: `error`
-        task_skipped,   // a task of chunk `chunk_id` failed and was left out of its results
-        worker_died,    // the worker ended without being asked to: `exit_code` / `signal`
-        worker_exited,  // the worker ended after `stop(worker)`
-        exit_result,    // what the worker's exit function returned: `results`
-    };
-    Kind kind = Kind::chunk_done;
-    int worker = 0;
-    std::uint64_t chunk_id = 0;
-    Payload results;
-    TaskError error;
-    int exit_code = -1;
-    int signal = 0;
-};
 
 /// How every worker of a pool is set up when it starts.
 struct WorkerSetup {

@@ -9,7 +9,8 @@
 #include <utility>
 #include <vector>
 
-#include "launch/backend.hpp"
+#include "launch/worker_event.hpp"
+#include "mpire/detail/kernel_interface.hpp"
 
 /// What threading workers share with their backend (ThreadBackend): each worker's inbox, and
 /// the one queue of events they all answer in.
