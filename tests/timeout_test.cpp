@@ -178,6 +178,21 @@ TEST_F(TimeoutThreadsTest, InitAndExitPastTheirTimeoutsAreAskedToStop) {
               std::string::npos);
 }
 
+TEST_F(TimeoutThreadsTest, AnApplyWorkerRestartedForNewSettingsReportsItsHungExitOnce) {
+    WorkerPool pool({.n_jobs = 1, .start_method = StartMethod::threading});
+    EXPECT_EQ(
+        pool.apply([](int x) { return x; }, 1,
+                   ApplyOptions{.worker_exit = wait_until_stopped, .worker_exit_timeout = 100ms}),
+        1);
+    pool.pass_on_worker_id(true);  // the worker restarts for it, and its exit function hangs
+    const auto with_id = [](int /*worker_id*/, int x) { return x; };
+    EXPECT_NE(message_of([&] {
+                  (void)pool.apply(with_id, 2);
+              }).find("worker_exit function did not finish"),
+              std::string::npos);
+    EXPECT_EQ(pool.apply(with_id, 3), 3);
+}
+
 TEST_F(TimeoutThreadsTest, TasksMayTakeTheTokenAsTheirLastParameter) {
     WorkerPool pool({.n_jobs = 2, .pass_worker_id = true, .start_method = StartMethod::threading});
     const auto task = [](int worker_id, int x, std::stop_token stop) {

@@ -311,7 +311,8 @@ void ApplyQueue::handle_end(PoolCore& /*core*/, int worker, const WorkerEnding& 
     }
     if (held.empty()) {
         if (overdue && overdue->phase == WorkerClock::Phase::exit) {
-            settle([&] { throw hook_timeout(worker, *overdue); });  // its exit function hung
+            // A killed process: its exit function hung. A thread's was reported when found.
+            if (overdue->killed) settle([&] { throw hook_timeout(worker, *overdue); });
         } else if (end.was_stopping && !end.expected) {
             settle([&] { throw died_while_stopping(worker, end.status); });
         }
