@@ -6,34 +6,49 @@
 #include <csignal>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
 #include <utility>
 #include <vector>
 
+#include "engine/pool_core.hpp"
 #include "engine/workers.hpp"
+#include "mpire/detail/async_value.hpp"
 #include "mpire/detail/kernel.hpp"
 #include "mpire/errors.hpp"
 #include "support/fake_backend.hpp"
 
 namespace {
 
+using mpire::MapOptions;
+using mpire::NoCallback;
+using mpire::PoolOptions;
 using mpire::Seconds;
+using mpire::TaskFailure;
 using mpire::TimeoutError;
 using mpire::WorkerDiedError;
 using mpire::WorkerFunction;
+using mpire::detail::ApplyArguments;
+using mpire::detail::ApplyTask;
 using mpire::detail::Backend;
 using mpire::detail::ByteReader;
+using mpire::detail::CallbackState;
 using mpire::detail::chunks_per_worker_limit;
+using mpire::detail::CompletedChunk;
 using mpire::detail::Deadline;
 using mpire::detail::Kernel;
 using mpire::detail::KernelContext;
 using mpire::detail::KernelRef;
 using mpire::detail::KernelShipping;
+using mpire::detail::MapRun;
 using mpire::detail::Payload;
+using mpire::detail::PoolCore;
+using mpire::detail::RunPlan;
 using mpire::detail::TaskKernel;
 using mpire::detail::TypedBox;
 using mpire::detail::WorkerBoards;
@@ -688,6 +703,277 @@ TEST(WorkerTableJoin, ADeathWhileStoppingComesBackAsWorkerDiedError) {
         EXPECT_EQ(e.worker_id(), 0);
         EXPECT_EQ(e.exit_code(), 3);
     }
+}
+
+// ---- the policies, through PoolCore -------------------------------------------------------
+
+// A pool whose backend is the fake; the fake is owned by the pool's table.
+struct FakePool {
+    explicit FakePool(int n_jobs, FakeConfig config = {}) {
+        PoolOptions options;
+        options.n_jobs = n_jobs;
+        core = std::make_shared<PoolCore>(
+            options, [&](const PoolOptions&, std::size_t n, const WorkerBoards& boards) {
+                config.n_workers = static_cast<int>(n);
+                auto backend = std::make_unique<FakeBackend>(config, boards.clocks);
+                fake = backend.get();
+                return backend;
+            });
+    }
+
+    // What WorkerPool::plan builds for map(f, input, options).
+    template <class F>
+    RunPlan plan(F f, const std::vector<int>& input, const MapOptions& options) const {
+        RunPlan out;
+        out.settings =
+            mpire::detail::resolve_run_settings(options, input.size(), core->n_jobs, true, false);
+        using Source = mpire::detail::RangeSource<std::ranges::ref_view<const std::vector<int>>>;
+        auto kernel = std::make_shared<TaskKernel<F, int, Source::inheritable>>(
+            std::move(f),
+            KernelContext{
+                .lead = core->lead,
+                .shared = {},
+                .init = options.worker_init.hook(),
+                .exit = options.worker_exit.hook(),
+                .timeouts = mpire::detail::validate_timeouts(
+                    options.task_timeout, options.worker_init_timeout, options.worker_exit_timeout),
+                .on_error = {out.settings.retries, out.settings.skip_into != nullptr},
+                .report_progress = false});
+        out.shipping = kernel->shipping();
+        out.kernel = std::move(kernel);
+        out.source = std::make_unique<Source>(std::views::all(input));
+        return out;
+    }
+
+    template <class F>
+    std::vector<int> map(F f, const std::vector<int>& input, const MapOptions& options) {
+        MapRun run(core, plan(std::move(f), input, options));
+        std::vector<int> results;
+        CompletedChunk chunk;
+        while (run.next(chunk)) mpire::detail::append_results(chunk.results, results);
+        return results;
+    }
+
+    // An apply task of times_ten(x), as WorkerPool::apply_async submits it.
+    std::shared_ptr<CallbackState<int, NoCallback, NoCallback>> apply(int x) {
+        using Element = ApplyArguments<int>;
+        KernelContext context;
+        context.lead = core->lead;
+        auto kernel =
+            std::make_shared<TaskKernel<int (*)(int), Element>>(&times_ten, std::move(context));
+        ApplyTask task;
+        task.shipping = kernel->shipping();
+        task.kernel = std::move(kernel);
+        mpire::detail::start_byte_chunk(task.chunk.bytes);
+        mpire::detail::write_count(task.chunk.bytes, 1);
+        mpire::detail::encode(task.chunk.bytes, Element{std::tuple<int>(x)});
+        auto state = std::make_shared<CallbackState<int, NoCallback, NoCallback>>(NoCallback{},
+                                                                                  NoCallback{});
+        task.state = state;
+        mpire::detail::submit_apply(*core, std::move(task));
+        return state;
+    }
+
+    // The fake's workers do `steps` at the engine's first idle waits, one each, then serve.
+    void script(std::vector<std::function<void(FakeBackend&)>> steps) const {
+        fake->on_idle = [steps = std::move(steps), next = std::size_t{0}](FakeBackend& f) mutable {
+            if (next < steps.size()) {
+                steps[next++](f);
+            } else {
+                f.serve();
+            }
+        };
+    }
+
+    FakeBackend* fake = nullptr;
+    std::shared_ptr<PoolCore> core;
+};
+
+std::vector<int> times_ten_of(const std::vector<int>& input) {
+    std::vector<int> out;
+    for (int x : input) out.push_back(x * 10);
+    return out;
+}
+
+// Worker 0 holds two chunks of two tasks when it dies. The one it ran goes again in pieces of
+// one task, the one it had not started goes again whole after them; only the task that later
+// takes its worker down alone is counted, and with its retry used up it is left out.
+void recovery_order(FakeConfig config) {
+    FakePool pool(2, config);
+    std::vector<TaskFailure> failures;
+    const std::vector<int> input = {0, 1, 2, 3, 4, 5, 6, 7};
+    pool.script({
+        [](FakeBackend& f) {
+            // Chunks 0 (tasks 0-1) and 2 (tasks 4-5) on worker 0; 1 and 3 on worker 1.
+            EXPECT_EQ(f.chunks(0), (std::vector<std::uint64_t>{0, 2}));
+            EXPECT_EQ(f.chunks(1), (std::vector<std::uint64_t>{1, 3}));
+            f.die(0, SIGKILL);
+        },
+        [](FakeBackend& f) {
+            // Restarted, worker 0 got tasks 0 and 1 alone; chunk 2 waits for room.
+            EXPECT_EQ(f.generation(0), 2);
+            EXPECT_EQ(f.chunks(0), (std::vector<std::uint64_t>{4, 5}));
+            EXPECT_EQ(f.chunk_sizes(0), (std::vector<std::size_t>{1, 1}));
+            f.die(0, SIGKILL);  // task 0 alone took it down: its first attempt counted
+        },
+        [](FakeBackend& f) {
+            // Chunk 2 went first and whole, then task 0's retry; task 1 waits.
+            EXPECT_EQ(f.chunks(0), (std::vector<std::uint64_t>{6, 7}));
+            EXPECT_EQ(f.chunk_sizes(0), (std::vector<std::size_t>{2, 1}));
+            f.finish(0);
+        },
+        [](FakeBackend& f) {
+            EXPECT_EQ(f.chunks(0), (std::vector<std::uint64_t>{7, 8}));
+            f.die(0, SIGKILL);  // task 0 again: its retry is used up
+        },
+    });
+    const std::vector<int> results = pool.map(
+        &times_ten, input, {.chunk_size = 2, .on_error = {.retries = 1, .skip_into = &failures}});
+    // Task 1 was on a dying worker three times, but never alone at the front: never counted.
+    EXPECT_EQ(results, times_ten_of({1, 2, 3, 4, 5, 6, 7}));
+    ASSERT_EQ(failures.size(), 1U);
+    EXPECT_EQ(failures[0].task_index, 0);
+    EXPECT_EQ(failures[0].attempts, 2);
+    EXPECT_EQ(failures[0].task_args, "Arg 0: 0");
+    EXPECT_EQ(failures[0].message,
+              "mpire: worker 0 died with signal 9 (Killed) while running task 0 with arguments: "
+              "Arg 0: 0");
+    EXPECT_THROW(std::rethrow_exception(failures[0].error), WorkerDiedError);
+    EXPECT_EQ(pool.fake->calls_of(FakeCall::Kind::start).size(), 2U + 3U);
+    EXPECT_EQ(pool.fake->calls_of(FakeCall::Kind::send_chunk).size(), 4U + 2U + 2U + 1U + 1U);
+    EXPECT_FALSE(pool.core->busy);
+    EXPECT_FALSE(pool.core->workers->any_started()) << "joined at the end of the call";
+}
+
+TEST(SchedulerMap, RecoveryOrderAfterADeathWithBytes) { recovery_order({}); }
+
+TEST(SchedulerMap, RecoveryOrderAfterADeathWithInheritedInput) {
+    recovery_order({.inherits_memory = true});
+}
+
+TEST(SchedulerMap, ADeathWithoutOnErrorFailsTheCallNamingTheTasks) {
+    FakePool pool(1);
+    const std::vector<int> input = {0, 1, 2, 3, 4, 5};
+    pool.script({[](FakeBackend& f) {
+        f.finish(0);  // chunk 0 (tasks 0 to 2) is done, then the worker dies in chunk 1
+        f.die(0, SIGSEGV);
+    }});
+    MapRun run(pool.core, pool.plan(&times_ten, input, {.chunk_size = 3}));
+    CompletedChunk chunk;
+    ASSERT_TRUE(run.next(chunk)) << "results complete before the death are delivered first";
+    std::vector<int> results;
+    mpire::detail::append_results(chunk.results, results);
+    EXPECT_EQ(results, times_ten_of({0, 1, 2}));
+    try {
+        (void)run.next(chunk);
+        ADD_FAILURE() << "the death must fail the call";
+    } catch (const WorkerDiedError& e) {
+        EXPECT_STREQ(e.what(),
+                     "mpire: worker 0 died with signal 11 (Segmentation fault) while running "
+                     "tasks 3 to 5 (task 3 has arguments: Arg 0: 3)");
+        EXPECT_EQ(e.worker_id(), 0);
+        EXPECT_EQ(e.signal(), SIGSEGV);
+    }
+    EXPECT_EQ(pool.fake->calls().back(), FakeCall::kill_all());
+    EXPECT_EQ(pool.fake->calls_of(FakeCall::Kind::start).size(), 1U) << "nothing ran again";
+    EXPECT_FALSE(pool.core->busy);
+    EXPECT_THROW((void)run.next(chunk), std::logic_error);
+}
+
+TEST(SchedulerMap, AnOverdueTaskIsRetriedOnAFreshWorker) {
+    FakePool pool(1);
+    const std::vector<int> input = {0, 1, 2};
+    pool.script({
+        [](FakeBackend& f) { f.begin(0, Phase::task, f.chunks(0).front(), 0); },
+        // Killed for it, the process dies of SIGKILL (serve()).
+    });
+    const std::vector<int> results = pool.map(
+        &times_ten, input, {.chunk_size = 1, .task_timeout = one_ns, .on_error = {.retries = 1}});
+    EXPECT_EQ(results, times_ten_of(input));
+    EXPECT_EQ(pool.fake->calls_of(FakeCall::Kind::kill),
+              (std::vector<FakeCall>{FakeCall::kill(0, 0)}));
+    EXPECT_EQ(pool.fake->calls_of(FakeCall::Kind::start).size(), 2U) << "replaced once";
+    // Task 0 and task 1 (which shared the dead worker's queue) went again, as chunks 2 and 3.
+    const std::vector<FakeCall> sends = pool.fake->calls_of(FakeCall::Kind::send_chunk);
+    ASSERT_EQ(sends.size(), 5U);
+    EXPECT_EQ(sends[2], FakeCall::send(0, 2));
+}
+
+TEST(SchedulerMap, AnOverdueTaskWithItsRetriesUsedUpFailsWithTimeoutError) {
+    FakePool pool(1);
+    const std::vector<int> input = {0, 1, 2};
+    pool.script({
+        [](FakeBackend& f) { f.begin(0, Phase::task, f.chunks(0).front(), 0); },
+        [](FakeBackend& f) { f.serve(); },  // dies of the kill
+        [](FakeBackend& f) {
+            EXPECT_EQ(f.generation(0), 2);
+            f.begin(0, Phase::task, f.chunks(0).front(), 0);
+        },
+    });
+    try {
+        (void)pool.map(&times_ten, input,
+                       {.chunk_size = 1, .task_timeout = one_ns, .on_error = {.retries = 1}});
+        ADD_FAILURE() << "the second timeout must fail the call";
+    } catch (const TimeoutError& e) {
+        EXPECT_STREQ(e.what(),
+                     "mpire: task 0 did not finish within 1e-09 s (task_timeout) on worker 0, "
+                     "with arguments: Arg 0: 0; the worker was killed");
+    }
+    EXPECT_EQ(pool.fake->calls_of(FakeCall::Kind::kill).size(), 2U);
+    EXPECT_FALSE(pool.core->busy);
+}
+
+TEST(SchedulerMap, AnOverdueTaskOnAThreadFailsTheCallAtOnce) {
+    FakePool pool(1, {.uses_bytes = false, .kill_result = Backend::KillResult::asked_to_stop});
+    const std::vector<int> input = {0, 1, 2};
+    pool.script({[](FakeBackend& f) { f.begin(0, Phase::task, f.chunks(0).front(), 0); }});
+    try {
+        (void)pool.map(&times_ten, input,
+                       {.chunk_size = 1, .task_timeout = one_ns, .on_error = {.retries = 3}});
+        ADD_FAILURE() << "a thread's timeout must fail the call";
+    } catch (const TimeoutError& e) {
+        EXPECT_STREQ(e.what(),
+                     "mpire: task 0 did not finish within 1e-09 s (task_timeout) on worker 0; "
+                     "the thread was asked to stop (mpire::worker_stop_token())");
+    }
+    EXPECT_EQ(pool.fake->calls().back(), FakeCall::kill_all());
+}
+
+TEST(SchedulerApply, ADeathFailsTheRunningTaskAndTheNextRunsOnAFreshWorker) {
+    FakePool pool(2);
+    auto a = pool.apply(1);  // worker 0, chunk 0
+    auto b = pool.apply(2);  // worker 1, chunk 1
+    auto c = pool.apply(3);  // worker 0, chunk 2
+    auto d = pool.apply(4);  // worker 1, chunk 3
+    EXPECT_EQ(pool.fake->chunks(0), (std::vector<std::uint64_t>{0, 2}));
+    EXPECT_EQ(pool.fake->chunks(1), (std::vector<std::uint64_t>{1, 3}));
+    pool.fake->clear_calls();
+    pool.script({[](FakeBackend& f) { f.die(0, SIGKILL); }});
+
+    ASSERT_TRUE(mpire::detail::wait_for(*pool.core, *a, std::nullopt));
+    ASSERT_NE(a->failure(), nullptr);
+    try {
+        std::rethrow_exception(a->failure());
+    } catch (const WorkerDiedError& e) {
+        EXPECT_STREQ(e.what(),
+                     "mpire: worker 0 died with signal 9 (Killed) while running an apply task "
+                     "with arguments: Arg 0: 1");
+    }
+    // Task c, which worker 0 had not started, went to its replacement under a new chunk id.
+    EXPECT_EQ(pool.fake->calls(),
+              (std::vector<FakeCall>{FakeCall::start(0), FakeCall::send(0, 4)}));
+    EXPECT_EQ(pool.fake->generation(0), 2);
+    EXPECT_FALSE(c->ready());
+
+    ASSERT_TRUE(mpire::detail::wait_for(*pool.core, *c, std::nullopt));
+    EXPECT_EQ(c->failure(), nullptr);
+    EXPECT_EQ(c->value, 30);
+    mpire::detail::stop_and_join(*pool.core);
+    EXPECT_EQ(b->value, 20);
+    EXPECT_EQ(d->value, 40);
+    // b and d, on worker 1, were sent once.
+    EXPECT_EQ(pool.fake->calls_of(FakeCall::Kind::send_chunk).size(), 1U);
+    EXPECT_FALSE(pool.core->workers->any_started());
 }
 
 }  // namespace
