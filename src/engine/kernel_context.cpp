@@ -36,7 +36,10 @@ bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
     out.append(&shared, sizeof shared);
     for (const auto& timeout :
          {context.timeouts.task, context.timeouts.init, context.timeouts.exit}) {
-        encode(out, timeout ? std::optional<double>(timeout->count()) : std::nullopt);
+        // Field by field: an optional's raw bytes hold padding, and identical kernels must
+        // encode identically (WorkerTable ships a kernel again only when its bytes differ).
+        encode(out, timeout.has_value());
+        if (timeout) encode(out, timeout->count());
     }
     encode(out, context.on_error.retries);
     encode(out, context.on_error.skip);
@@ -51,9 +54,12 @@ KernelContext decode_kernel_context(ByteReader& in) {
     in.read(&shared, sizeof shared);
     context.shared = std::shared_ptr<void>(std::shared_ptr<void>(), shared);  // not owned here
     for (auto* timeout : {&context.timeouts.task, &context.timeouts.init, &context.timeouts.exit}) {
-        std::optional<double> seconds;
+        bool present = false;
+        decode(in, present);
+        if (!present) continue;
+        double seconds = 0;
         decode(in, seconds);
-        if (seconds) *timeout = Seconds(*seconds);
+        *timeout = Seconds(seconds);
     }
     decode(in, context.on_error.retries);
     decode(in, context.on_error.skip);
