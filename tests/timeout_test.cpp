@@ -132,6 +132,21 @@ void wait_until_stopped() {
     while (!stop.stop_requested()) std::this_thread::yield();
 }
 
+// As MPIRE's join: an exit function past its timeout is the failure reported, even when
+// another worker's exit function threw first.
+TEST(TimeoutForkTest, JoinReportsAnExitTimeoutBeforeAnExitFunctionThatThrew) {
+    WorkerPool pool({.n_jobs = 2, .pass_worker_id = true, .keep_alive = true});
+    (void)pool.map([](int, int x) { return x; }, std::views::iota(0, 20),
+                   {.chunk_size = 1,
+                    .worker_exit =
+                        [](int id) {
+                            if (id == 0) throw std::runtime_error("exit of worker 0 failed");
+                            ::pause();
+                        },
+                    .worker_exit_timeout = 200ms});
+    EXPECT_THROW(pool.stop_and_join(), mpire::TimeoutError);
+}
+
 class TimeoutThreadsTest : public mpire::test::LeakChecked<> {
 protected:
     static mpire::PoolOptions options() {

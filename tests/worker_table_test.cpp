@@ -208,8 +208,8 @@ TEST(WorkerTablePick, RetiringOrStoppingWorkersAreNeverPicked) {
     t.send(0, k);
     t.table->retire(0);  // holds a chunk: stays until it is done
     t.table->stop(1);
-    EXPECT_TRUE(t.table->retiring(0));
-    EXPECT_TRUE(t.table->retiring(1));
+    EXPECT_TRUE(t.table->leaving(0));
+    EXPECT_TRUE(t.table->leaving(1));
     for (int i = 0; i < 2; ++i) {
         ASSERT_EQ(t.table->pick(k.ref(), std::nullopt), 2);
         t.send(2, k);
@@ -524,6 +524,30 @@ TEST(WorkerTableWatch, AWorkerPastItsTaskTimeoutIsKilledAndReportedOnce) {
     EXPECT_EQ(news[0].end.overdue->phase, Phase::task);
     EXPECT_EQ(news[0].end.overdue->chunk_id, id);
     EXPECT_EQ(news[0].end.overdue->task, 2U);
+}
+
+// A process killed for a chunk it finished just before the kill: the result and the death
+// arrive together, and the death still says what it was killed for, so the chunk it held next
+// is not blamed.
+TEST(WorkerTableWatch, AProcessKilledAfterItsChunkFinishedStaysKilledForIt) {
+    Table t({.n_workers = 1});
+    const TestKernel k = make_kernel(1, &times_ten, with_timeouts(one_ns, {}, {}));
+    const std::uint64_t first = t.send(0, k);
+    const std::uint64_t second = t.send(0, k);
+    t.fake->begin(0, Phase::task, first, 0);
+    std::vector<WorkerNews> news = t.wait();
+    ASSERT_EQ(news.size(), 1U);
+    ASSERT_TRUE(news[0].overdue.killed);
+    t.fake->finish(0);
+    t.fake->die(0, SIGKILL);
+    news = t.wait();
+    ASSERT_EQ(news.size(), 2U);
+    EXPECT_EQ(news[0].kind, Kind::chunk_done);
+    EXPECT_EQ(news[0].chunk_id, first);
+    EXPECT_EQ(news[1].kind, Kind::ended);
+    EXPECT_EQ(news[1].end.held, (std::vector<std::uint64_t>{second}));
+    ASSERT_TRUE(news[1].end.overdue) << "the kill for the first chunk's timeout is forgotten";
+    EXPECT_EQ(news[1].end.overdue->chunk_id, first);
 }
 
 TEST(WorkerTableWatch, AKillThatFindsNothingRunningReportsNothing) {

@@ -186,7 +186,15 @@ void ApplyQueue::send(PoolCore& core, int worker, Queued queued) {
     const std::uint64_t id = core.workers->new_chunk_id();
     auto placed = running_.emplace(id, Running{std::move(queued), worker});
     Queued& sent = placed.first->second.queued;
-    core.workers->send(worker, sent.kernel(), id, sent.task.chunk, 1);
+    try {
+        // worker_lifespan counts map tasks only, as before the table.
+        core.workers->send(worker, sent.kernel(), id, sent.task.chunk, 0);
+    } catch (...) {
+        // The worker could not be (re)started: the task was not sent; it waits in the queue.
+        pending_.push_front(std::move(sent));
+        running_.erase(placed.first);
+        throw;
+    }
 }
 
 template <class Settle>
@@ -239,7 +247,7 @@ void ApplyQueue::handle(PoolCore& core, WorkerNews& news) {
             settle([&] { throw_task_error(std::move(news.error), core.registered_exceptions); });
             return;
         case WorkerNews::Kind::ended:
-            handle_end(core, news.worker, news.end);
+            handle_end(news.worker, news.end);
             return;
         case WorkerNews::Kind::overdue:
             handle_overdue(core, news);
@@ -290,7 +298,7 @@ void ApplyQueue::requeue(const std::vector<std::uint64_t>& held) {
     }
 }
 
-void ApplyQueue::handle_end(PoolCore& /*core*/, int worker, const WorkerEnding& end) {
+void ApplyQueue::handle_end(int worker, const WorkerEnding& end) {
     std::vector<std::uint64_t> held;
     for (const std::uint64_t id : end.held) {
         auto found = running_.find(id);

@@ -60,7 +60,7 @@ private:
     void send(PoolCore& core, int worker, Queued queued);
     void handle(PoolCore& core, WorkerNews& news);
     void handle_overdue(PoolCore& core, const WorkerNews& news);
-    void handle_end(PoolCore& core, int worker, const WorkerEnding& end);
+    void handle_end(int worker, const WorkerEnding& end);
     // The chunks `held` go back to the front of the queue, in their order, for another worker.
     void requeue(const std::vector<std::uint64_t>& held);
     // Runs a settling step (which runs a user callback); keeps the first exception for the

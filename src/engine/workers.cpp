@@ -53,9 +53,10 @@ bool WorkerTable::any_started() const noexcept {
 }
 
 bool WorkerTable::any_leaving() const noexcept {
-    return std::any_of(records_.begin(), records_.end(), [](const Record& r) {
-        return r.state == State::retiring || r.state == State::stopping;
-    });
+    for (int w = 0; w < size(); ++w) {
+        if (leaving(w)) return true;
+    }
+    return false;
 }
 
 bool WorkerTable::fits(int w, const KernelRef& kernel) const {
@@ -154,7 +155,7 @@ int WorkerTable::pick(const KernelRef& kernel, std::optional<std::uint64_t> turn
 }
 
 void WorkerTable::send(int w, const KernelRef& kernel, std::uint64_t chunk_id, Payload& chunk,
-                       std::size_t n_tasks) {
+                       std::size_t lifespan_tasks) {
     Record& record = records_[index(w)];
     if (record.state == State::absent) {
         start(w, kernel);
@@ -162,11 +163,11 @@ void WorkerTable::send(int w, const KernelRef& kernel, std::uint64_t chunk_id, P
         install(w, kernel);
     }
     record.held.push_back(HeldChunk{chunk_id, kernel.kernel->context().timeouts.task});
-    record.tasks_given += n_tasks;
+    record.tasks_given += lifespan_tasks;
     backend_->send_chunk(w, chunk_id, chunk);
 }
 
-bool WorkerTable::retiring(int w) const {
+bool WorkerTable::leaving(int w) const noexcept {
     const State state = records_[index(w)].state;
     return state == State::retiring || state == State::stopping;
 }
@@ -195,8 +196,9 @@ void WorkerTable::kill_all() noexcept {
 void WorkerTable::chunk_settled(int w, std::uint64_t chunk_id) {
     Record& record = records_[index(w)];
     std::erase_if(record.held, [chunk_id](const HeldChunk& c) { return c.id == chunk_id; });
-    // A thread asked to stop gave up on the chunk it was found overdue in.
-    if (record.overdue && record.overdue->chunk_id == chunk_id &&
+    // A thread asked to stop gave up on the chunk it was found overdue in. A killed process
+    // stays overdue until its end: a chunk it finished just before the kill blames nobody.
+    if (record.overdue && !record.overdue->killed && record.overdue->chunk_id == chunk_id &&
         record.overdue->phase != WorkerClock::Phase::exit) {
         record.overdue.reset();
     }
@@ -337,6 +339,7 @@ std::exception_ptr WorkerTable::join(const std::vector<RegisteredException>& reg
         if (running(w)) stop(w);
     }
     std::exception_ptr first;
+    std::exception_ptr timed_out;
     const auto keep = [&first](auto&& throw_it) {
         if (first) return;
         try {
@@ -356,7 +359,11 @@ std::exception_ptr WorkerTable::join(const std::vector<RegisteredException>& reg
                     keep([&] { throw_task_error(std::move(item.error), registered); });
                     break;
                 case WorkerNews::Kind::overdue:
-                    keep([&] { throw hook_timeout(item.worker, item.overdue); });
+                    // As the old join: an exit function past its timeout is reported first.
+                    if (!timed_out) {
+                        timed_out =
+                            std::make_exception_ptr(hook_timeout(item.worker, item.overdue));
+                    }
                     break;
                 case WorkerNews::Kind::ended:
                     // The end of a worker killed for its timeout is that timeout, kept above.
@@ -370,7 +377,7 @@ std::exception_ptr WorkerTable::join(const std::vector<RegisteredException>& reg
             }
         }
     }
-    return first;
+    return timed_out ? timed_out : first;
 }
 
 std::vector<Payload> WorkerTable::take_exit_results(const std::type_info& type) {

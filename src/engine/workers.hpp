@@ -21,7 +21,8 @@ namespace mpire::detail {
 /// Chunks queued per worker: the one it runs and the next, so it never waits for the parent.
 inline constexpr std::size_t chunks_per_worker_limit = 2;
 
-/// A kernel as workers receive it: the kernel itself (fork and threads), how a live process gets
+/// A view of a kernel as workers receive it (it refers to the caller's kernel and shipping;
+/// do not keep it): the kernel itself (fork and threads), how a live process gets
 /// it (`shipping`), and its identity (a map call's or an apply task's number; never 0).
 struct KernelRef {
     const std::shared_ptr<Kernel>& kernel;
@@ -118,22 +119,26 @@ public:
 
     /// The worker for the next chunk of `kernel`, -1 when none can take one now. The rule: a
     /// fitting worker with the fewest chunks, below chunks_per_worker_limit, not retiring; with
-    /// `turn` (order_tasks) only worker `turn % size()`. An idle worker found dead is started
-    /// again; when only unfit workers are idle, one of them is stopped to start afresh.
+    /// `turn` (order_tasks) only worker `turn % size()`. An idle worker found dead is forgotten,
+    /// so that send() starts it afresh; when only unfit workers are idle, one of them is stopped
+    /// to start afresh.
     [[nodiscard]] int pick(const KernelRef& kernel, std::optional<std::uint64_t> turn);
     /// A number for a new chunk, unique for the pool's life.
     [[nodiscard]] std::uint64_t new_chunk_id() noexcept { return next_chunk_id_++; }
-    /// Sends chunk `chunk_id` (`n_tasks` tasks of `kernel`) to worker `w`, starting it first if
-    /// it is not running. The caller keeps `chunk` alive until the chunk's news or kill_all().
+    /// Sends chunk `chunk_id` of `kernel` to worker `w`, starting it first if it is absent;
+    /// `lifespan_tasks` count toward tasks_given() (map tasks; apply tasks count none). The
+    /// caller keeps `chunk` alive until the chunk's news or kill_all(). Throws when the worker
+    /// cannot be started; nothing was sent then.
     void send(int w, const KernelRef& kernel, std::uint64_t chunk_id, Payload& chunk,
-              std::size_t n_tasks);
+              std::size_t lifespan_tasks);
 
     [[nodiscard]] std::size_t held(int w) const { return records_[index(w)].held.size(); }
     /// Tasks sent to worker `w` since it started, across calls (worker_lifespan).
     [[nodiscard]] std::uint64_t tasks_given(int w) const { return records_[index(w)].tasks_given; }
-    [[nodiscard]] bool retiring(int w) const;
     [[nodiscard]] WorkerClock::Reading clock(int w) const { return boards_->clocks[w].read(); }
 
+    /// Whether worker `w` was told to retire or stop: it takes no more chunks.
+    [[nodiscard]] bool leaving(int w) const noexcept;
     /// Worker `w` takes no more chunks and is stopped once the ones it holds are done.
     void retire(int w);
     /// Asks worker `w` to exit after its queued work, running its exit function.

@@ -20,7 +20,7 @@ bool ThreadBackend::running(int worker) {
 
 void ThreadBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
-    if (w.thread.joinable()) w.thread.join();  // it was stopped and has returned, or is returning
+    if (w.thread.joinable()) w.thread.join();  // killed: kill_all() joined it; ended: wait_until()
     w.inbox.returned = false;
     w.inbox.stop = std::stop_source();  // an abort of its predecessor must not reach it
     if (setup_.clocks != nullptr) setup_.clocks[worker].end();
