@@ -12,6 +12,7 @@
 #include <ranges>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <typeinfo>
 #include <utility>
 #include <vector>
@@ -1026,6 +1027,31 @@ TEST(SchedulerApply, ADeathFailsTheRunningTaskAndTheNextRunsOnAFreshWorker) {
     // b and d, on worker 1, were sent once.
     EXPECT_EQ(pool.fake->calls_of(FakeCall::Kind::send_chunk).size(), 1U);
     EXPECT_FALSE(pool.core->workers->any_started());
+}
+
+// A worker ended while idle is started again for the next task; when that start fails (no
+// descriptor left, say), the task is not left behind as sent: the submission throws, the next
+// task runs on a worker started afresh, and stop_and_join() returns.
+TEST(SchedulerApply, AFailedRestartLeavesNoTaskBehind) {
+    FakePool pool(1);
+    auto first = pool.apply(1);
+    pool.fake->serve();
+    ASSERT_TRUE(mpire::detail::wait_for(*pool.core, *first, std::nullopt));
+    EXPECT_EQ(first->value, 10);
+    pool.fake->vanish(0);
+    pool.fake->failed_starts_ahead = 1;
+    EXPECT_THROW((void)pool.apply(2), std::system_error);
+    EXPECT_EQ(pool.fake->chunks(0), (std::vector<std::uint64_t>{})) << "nothing was sent";
+
+    pool.script({});
+    auto third = pool.apply(3);
+    ASSERT_TRUE(mpire::detail::wait_for(*pool.core, *third, std::nullopt));
+    EXPECT_EQ(third->failure(), nullptr);
+    EXPECT_EQ(third->value, 30);
+    EXPECT_EQ(pool.fake->generation(0), 2) << "one failed start, then one that worked";
+    mpire::detail::stop_and_join(*pool.core);
+    EXPECT_FALSE(pool.core->workers->any_started());
+    EXPECT_FALSE(pool.core->busy);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <deque>
@@ -10,6 +11,7 @@
 #include <ostream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -96,6 +98,10 @@ public:
         calls_.push_back(FakeCall::start(w));
         Worker& worker = at(w);
         if (worker.alive) bug("start() of worker " + std::to_string(w) + ", which runs");
+        if (failed_starts_ahead > 0) {
+            --failed_starts_ahead;  // as the fork backend when no descriptor is left
+            throw std::system_error(EMFILE, std::generic_category(), "FakeBackend: socketpair");
+        }
         const int generation = worker.generation + 1;
         worker = Worker{};
         worker.alive = true;
@@ -222,6 +228,8 @@ public:
     /// Called by wait() when no event is queued; it may queue some. Nothing queued then: a wait
     /// with a deadline returns false, one without throws std::logic_error (a test bug).
     std::function<void(FakeBackend&)> on_idle;
+    /// The next this many start() calls throw std::system_error and start nothing.
+    int failed_starts_ahead = 0;
     /// Bounds a loop of waits that all come back empty (an engine spinning, or a test bug).
     int max_empty_waits = 1000;
 
