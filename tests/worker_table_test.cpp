@@ -766,12 +766,14 @@ struct FakePool {
         PoolOptions options;
         options.n_jobs = n_jobs;
         core = std::make_shared<PoolCore>(
-            options, [&](const PoolOptions&, std::size_t n, const WorkerBoards& boards) {
+            options,
+            [&](const PoolOptions&, std::size_t n, const WorkerBoards& boards) {
                 config.n_workers = static_cast<int>(n);
                 auto backend = std::make_unique<FakeBackend>(config, boards.clocks);
                 fake = backend.get();
                 return backend;
-            });
+            },
+            /*collect_in_background=*/false);  // the test drives the fake from its own thread
     }
 
     // What WorkerPool::plan builds for map(f, input, options).

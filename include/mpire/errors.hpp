@@ -88,6 +88,12 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// An apply task cancelled before a worker took it (`AsyncResult::cancel()`): `get()` throws it.
+class CancelledError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 /// A task a map call gave up on and left out of its results (`MapOptions::on_error` with
 /// `skip_into`).
 struct TaskFailure {

@@ -34,9 +34,12 @@ namespace mpire {
 ///
 /// Workers start at the first map call and, unless `keep_alive` is set, stop at its end.
 /// The destructor joins the workers (running the remaining work, as `stop_and_join()`), or
-/// terminates them when it runs during stack unwinding. A pool is used from one thread at a
-/// time. Moving a pool is allowed (a moved-from pool throws `std::logic_error` when used);
-/// copying is not.
+/// terminates them when it runs during stack unwinding. Any thread may use a pool; calls from
+/// several threads take turns on its workers (a map call on one thread makes `apply_async`,
+/// `map` and the setters on another throw `std::logic_error`, as on one thread). Apply tasks
+/// progress, and their callbacks run, with no caller waiting (docs/apply.md). Moving a pool is
+/// allowed (a moved-from pool throws `std::logic_error` when used); copying is not; neither
+/// while another thread uses it.
 ///
 /// Elements of the input are passed to the function whole or, when they are tuples or pairs
 /// the function cannot take whole, unpacked into its parameters. Under process start methods
@@ -296,18 +299,24 @@ private:
     template <class F, class R>
     auto collect(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
         if constexpr (check_task_types<F, std::ranges::range_value_t<R>>()) {
-            detail::RunPlan run_plan =
-                plan(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
-            const std::optional<std::uint64_t> n_tasks = run_plan.settings.n_tasks;
-            detail::MapRun run(live_core(), std::move(run_plan));
+            std::optional<detail::MapRun> run;
+            std::optional<std::uint64_t> n_tasks;
+            {
+                // The plan reads the pool's settings, which must not change before it runs.
+                const detail::EngineLease lease(*live_core());
+                detail::RunPlan run_plan =
+                    plan(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
+                n_tasks = run_plan.settings.n_tasks;
+                run.emplace(live_core(), std::move(run_plan));
+            }
             detail::CompletedChunk chunk;
             if constexpr (std::is_void_v<ResultOf<F, R>>) {
-                while (run.next(chunk)) {
+                while (run->next(chunk)) {
                 }
             } else {
                 std::vector<ResultOf<F, R>> results;
                 if (n_tasks) results.reserve(static_cast<std::size_t>(*n_tasks));
-                while (run.next(chunk)) detail::append_results(chunk.results, results);
+                while (run->next(chunk)) detail::append_results(chunk.results, results);
                 return results;
             }
         }
@@ -331,8 +340,11 @@ private:
         using ErrorCallback = decltype(std::decay_t<Options>::error_callback);
         if constexpr (check_task_types<F, Element>() &&
                       check_callback_types<Result, Callback, ErrorCallback>()) {
-            const detail::CallTimeouts timeouts = check_call<Signature>(options);
+            // Settings, hooks and submission in one turn: another thread cannot change them
+            // between.
             detail::PoolCore& core = *live_core();
+            const detail::EngineLease lease(core);
+            const detail::CallTimeouts timeouts = check_call<Signature>(options);
             const detail::LeadFlags lead = detail::lead_flags_of(core);
             const SharedObjects& shared = detail::shared_objects_of(core);
             const detail::ApplyHooks hooks =

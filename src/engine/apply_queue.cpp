@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "engine/collector.hpp"
 #include "engine/pool_core.hpp"
 #include "engine/timeouts.hpp"
 #include "engine/worker_death.hpp"
@@ -58,20 +59,57 @@ ApplyHooks ApplyQueue::pin_hooks(const PoolCore& core, ApplyHooks wanted) {
     return hooks_;
 }
 
-bool ApplyQueue::wait_for(PoolCore& core, const AsyncState& state, Deadline deadline) {
+ApplyQueue::WaitEnd ApplyQueue::wait_until_erased(PoolCore& core, const std::function<bool()>& done,
+                                                  Deadline deadline) {
     for (;;) {
         rethrow_deferred();
-        if (state.ready()) return true;
+        if (done()) return WaitEnd::done;
         if (idle(core)) {
             throw std::logic_error("mpire: waiting for an apply task its pool does not hold");
         }
-        if (!drive_once(core, deadline)) return false;
+        // Inside a callback this thread runs, the engine is not its to give away.
+        if (core.gate.wanted() && core.gate.depth_here() == 1) return WaitEnd::wanted;
+        if (!drive_once(core, deadline)) {
+            if (stalled_) throw_stalled();
+            return WaitEnd::timed_out;
+        }
     }
 }
 
 void ApplyQueue::drain(PoolCore& core) {
-    while (!idle(core)) drive_once(core, std::nullopt);
+    while (!idle(core)) {
+        if (!drive_once(core, std::nullopt) && stalled_) throw_stalled();
+    }
     rethrow_deferred();
+}
+
+void ApplyQueue::throw_stalled() {
+    throw std::logic_error(
+        "mpire: a callback that the pool's collector thread runs waits for apply tasks that need "
+        "a fork worker started, which the collector never does (see docs/apply.md); wait for "
+        "them from one of your own threads");
+}
+
+void ApplyQueue::drive_in_background(PoolCore& core) {
+    while (!core.gate.wanted() && background_work(core)) drive_once(core, std::nullopt);
+}
+
+bool ApplyQueue::background_work(const PoolCore& core) const noexcept {
+    if (core.busy || stalled_) return false;
+    return !running_.empty() || !unhandled_.empty() || !pending_.empty() ||
+           core.workers->any_leaving();
+}
+
+bool ApplyQueue::cancel(const AsyncState& state) {
+    const auto queued = std::find_if(pending_.begin(), pending_.end(),
+                                     [&](const Queued& q) { return q.task.state.get() == &state; });
+    if (queued == pending_.end()) return false;
+    const std::shared_ptr<AsyncState> cancelled = std::move(queued->task.state);
+    pending_.erase(queued);
+    cancelled->cancel(std::make_exception_ptr(CancelledError(
+        "mpire: the apply task was cancelled (AsyncResult::cancel()) before a worker took it")));
+    update_progress();
+    return true;
 }
 
 std::vector<std::exception_ptr> ApplyQueue::take_failures() {
@@ -113,6 +151,10 @@ void ApplyQueue::forget_workers() noexcept {
 
 bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
     dispatch(core);
+    // Tasks that only a caller's thread can start workers for: nothing runs to wait for.
+    if (unhandled_.empty() && stalled_ && running_.empty() && !core.workers->any_started()) {
+        return false;
+    }
     if (unhandled_.empty()) {
         std::vector<WorkerNews> news;
         const bool arrived = core.workers->wait(news, earliest(deadline, next_draw()));
@@ -132,6 +174,7 @@ bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
     }
     dispatch(core);
     update_progress();
+    core.gate.notify_settled();
     return true;
 }
 
@@ -171,15 +214,18 @@ void ApplyQueue::dispatch(PoolCore& core) {
     // picked here (and a worker started here would then be taken for the dead one).
     if (pending_.empty() || !unhandled_.empty()) return;
     WorkerTable& workers = *core.workers;
+    const bool may_start = !Collector::on_this_thread() || workers.starts_in_background();
     // As in MPIRE, the first apply starts the whole pool; a worker that ended starts again.
-    workers.start_missing(pending_.front().kernel());
+    if (may_start) workers.start_missing(pending_.front().kernel());
     while (!pending_.empty()) {
-        const int worker = workers.pick(pending_.front().kernel(), std::nullopt);
-        if (worker < 0) return;
+        const int worker = workers.pick(pending_.front().kernel(), std::nullopt, may_start);
+        if (worker < 0) break;
         Queued queued = std::move(pending_.front());
         pending_.pop_front();
         send(core, worker, std::move(queued));
     }
+    stalled_ = !may_start && !pending_.empty() && !workers.any_started();
+    core.needs_a_caller.store(stalled_, std::memory_order_relaxed);
 }
 
 void ApplyQueue::send(PoolCore& core, int worker, Queued queued) {

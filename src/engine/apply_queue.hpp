@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -16,22 +17,43 @@ namespace mpire::detail {
 
 class PoolCore;
 
-/// A pool's apply tasks: which worker runs each, and the events that settle them. There is no
-/// thread of its own: whoever waits (`AsyncResult::get`, a map call, `stop_and_join`) drives it,
-/// and callbacks run there. Apply tasks and map calls take turns on the workers: a map call
-/// starts once every apply task before it is settled.
+/// A pool's apply tasks: which worker runs each, and the events that settle them. Whoever holds
+/// the pool's engine drives it: a caller waiting for a result (`AsyncResult::get`, a map call,
+/// `stop_and_join`), or else the pool's collector thread; callbacks run there. Apply tasks and
+/// map calls take turns on the workers: a map call starts once every apply task before it is
+/// settled.
 class ApplyQueue {
 public:
+    /// How a wait for apply tasks ended.
+    enum class WaitEnd { done, timed_out, wanted };
+
     /// Queues the task and hands it to a worker if one can take it.
     void submit(PoolCore& core, ApplyTask task);
     /// Nothing is queued, running, or waiting for a worker to restart.
     [[nodiscard]] bool idle(const PoolCore& core) const noexcept;
-    /// Drives the pool until `state` is ready or `deadline` passed; returns whether it is ready.
-    /// Rethrows what a callback threw meanwhile.
-    bool wait_for(PoolCore& core, const AsyncState& state, Deadline deadline);
+    /// Drives the pool until `done()`, or `deadline` passed, or (when this thread entered the
+    /// engine once) another thread wants the engine. Rethrows what a callback threw meanwhile.
+    template <class Done>
+    WaitEnd wait_until(PoolCore& core, const Done& done, Deadline deadline) {
+        return wait_until_erased(core, std::cref(done), deadline);
+    }
     /// Drives the pool until every task is settled, then rethrows the first thing a callback
     /// threw (each one is rethrown once, by this or a later wait).
     void drain(PoolCore& core);
+    /// The collector's turn: drives while there is work it can do and nobody wants the engine.
+    void drive_in_background(PoolCore& core);
+    /// Whether the collector has work: tasks run or wait for a live worker, or workers leave.
+    [[nodiscard]] bool background_work(const PoolCore& core) const noexcept;
+    /// The collector stops driving until a caller's thread drives (background_work() is false).
+    void stall() noexcept { stalled_ = true; }
+    /// Sends queued tasks to workers that can take them. On the collector's thread it starts
+    /// no worker its backend cannot start there; the tasks wait for a caller then (stalled_).
+    void dispatch(PoolCore& core);
+    /// Takes a task that no worker holds yet out of the queue and settles it as cancelled.
+    /// Returns whether it did.
+    bool cancel(const AsyncState& state);
+    /// Keeps `failure` for the next caller that waits.
+    void defer(std::exception_ptr failure) { deferred_.push_back(std::move(failure)); }
     /// What callbacks threw that no wait rethrew yet; for the pool's destructor to report.
     [[nodiscard]] std::vector<std::exception_ptr> take_failures();
     /// Settles every task with `failure` (after terminate()). An error callback that throws is
@@ -55,8 +77,12 @@ private:
         int worker = 0;
     };
 
+    WaitEnd wait_until_erased(PoolCore& core, const std::function<bool()>& done, Deadline deadline);
+    // One step: sends, waits for news (at most until `deadline`) and handles it. Returns false
+    // when the deadline passed, or when the tasks left wait for a worker only a caller's thread
+    // may start (stalled_).
     bool drive_once(PoolCore& core, Deadline deadline);
-    void dispatch(PoolCore& core);
+    [[noreturn]] static void throw_stalled();
     void send(PoolCore& core, int worker, Queued queued);
     void handle(PoolCore& core, WorkerNews& news);
     void handle_overdue(PoolCore& core, const WorkerNews& news);
@@ -75,6 +101,7 @@ private:
     std::deque<std::exception_ptr> deferred_;
     ApplyHooks hooks_;
     bool hooks_pinned_ = false;
+    bool stalled_ = false;  // tasks wait for a caller's thread to start workers
 
     // The apply progress bar: the tasks it counts that are not settled yet, and how many it
     // counts in all.

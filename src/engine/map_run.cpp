@@ -56,12 +56,11 @@ public:
         if (status_ == Status::running) abandon();
     }
 
+    [[nodiscard]] PoolCore& core() const noexcept { return *core_; }
+    [[nodiscard]] const std::shared_ptr<PoolCore>& core_shared() const noexcept { return core_; }
+
     bool next(CompletedChunk& out) {
-        if (core_->epoch != epoch_ && status_ == Status::running) {
-            throw std::logic_error(
-                "mpire: the pool was terminated while this map call was running; its remaining "
-                "results are lost");
-        }
+        if (core_->epoch != epoch_ && status_ == Status::running) throw_terminated();
         switch (status_) {
             case Status::finished:
                 return false;
@@ -77,6 +76,7 @@ public:
         }
         try {
             for (;;) {
+                let_another_thread_in();
                 dispatch();
                 if (take_ready(out)) return true;
                 if (input_done_ && in_flight_.empty() && retry_queue_.empty() &&
@@ -101,6 +101,21 @@ public:
     }
 
 private:
+    [[noreturn]] static void throw_terminated() {
+        throw std::logic_error(
+            "mpire: the pool was terminated while this map call was running; its remaining "
+            "results are lost");
+    }
+
+    // Another thread wants the engine (terminate(), say): it gets it between two steps. The
+    // pool stays claimed (busy), so only terminate() can change it meanwhile.
+    void let_another_thread_in() {
+        EngineGate& gate = core_->gate;
+        if (!gate.wanted() || gate.depth_here() != 1) return;
+        (void)gate.yield_until([] { return false; }, std::nullopt);
+        if (core_->epoch != epoch_) throw_terminated();
+    }
+
     // Runs before any member takes its part of the plan, so a refusal leaves the plan intact.
     static std::shared_ptr<PoolCore> claim(std::shared_ptr<PoolCore> core) {
         if (core->closed) {
@@ -112,6 +127,12 @@ private:
             throw std::logic_error(
                 "mpire: another map call is still running on this pool (an imap that is not "
                 "exhausted?); exhaust or destroy it first");
+        }
+        if (Collector::on_this_thread() && !core->workers->starts_in_background()) {
+            throw std::logic_error(
+                "mpire: a map call inside an apply callback that the pool's collector thread "
+                "runs; it would fork workers from a thread your program does not control (see "
+                "docs/apply.md). Start the map from one of your own threads");
         }
         // Apply tasks submitted before this call run first (and their callbacks).
         core->applies->drain(*core);
@@ -557,11 +578,21 @@ private:
     std::vector<WorkerNews> news_;
 };
 
-MapRun::MapRun(std::shared_ptr<PoolCore> core, RunPlan&& plan)
-    : state_(std::make_unique<State>(std::move(core), std::move(plan))) {}
+MapRun::MapRun(std::shared_ptr<PoolCore> core, RunPlan&& plan) {
+    const EngineLease lease(*core);
+    state_ = std::make_unique<State>(core, std::move(plan));
+}
 
-MapRun::~MapRun() = default;
+MapRun::~MapRun() {
+    if (!state_) return;
+    const std::shared_ptr<PoolCore> core = state_->core_shared();  // outlives the lease
+    const EngineLease lease(*core);
+    state_.reset();
+}
 
-bool MapRun::next(CompletedChunk& out) { return state_->next(out); }
+bool MapRun::next(CompletedChunk& out) {
+    const EngineLease lease(state_->core());
+    return state_->next(out);
+}
 
 }  // namespace mpire::detail

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -61,12 +62,15 @@ std::unique_ptr<WorkerTable> make_worker_table(const PoolOptions& options, std::
 }
 }  // namespace
 
-PoolCore::PoolCore(const PoolOptions& options, const BackendMaker& make_backend)
+PoolCore::PoolCore(const PoolOptions& options, const BackendMaker& make_backend,
+                   bool collect_in_background)
     : n_jobs(validated_n_jobs(options)),
       keep_alive(options.keep_alive),
       order_tasks(options.order_tasks),
       lead{options.pass_worker_id, !options.shared_objects.empty(), options.use_worker_state},
-      shared_objects(options.shared_objects) {
+      shared_objects(options.shared_objects),
+      gate([this] { workers->interrupt(); }),
+      collect_in_background_(collect_in_background) {
     if (inside_daemon_worker()) {
         throw std::logic_error(
             "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "
@@ -75,6 +79,24 @@ PoolCore::PoolCore(const PoolOptions& options, const BackendMaker& make_backend)
     workers = make_worker_table(options, n_jobs, make_backend);
     applies = std::make_unique<ApplyQueue>();
 }
+
+PoolCore::~PoolCore() { stop_collector(); }
+
+void PoolCore::start_collector() {
+    if (collect_in_background_ && !collector_) collector_ = std::make_unique<Collector>(*this);
+}
+
+void PoolCore::stop_collector() noexcept { collector_.reset(); }
+
+void PoolCore::leave_engine() noexcept {
+    // Only the last leave tells; asked at every leave, the answer would cost nothing more.
+    const bool work_left = collector_ && applies->background_work(*this);
+    gate.leave(work_left);
+}
+
+EngineLease::EngineLease(PoolCore& core) : core_(core) { core.gate.enter(); }
+
+EngineLease::~EngineLease() { core_.leave_engine(); }
 
 void PoolCore::kill_workers() noexcept {
     workers->kill_all();
@@ -93,9 +115,15 @@ std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options) {
 
 std::size_t n_jobs_of(const PoolCore& core) noexcept { return core.n_jobs; }
 
-void set_keep_alive(PoolCore& core, bool keep_alive) { core.keep_alive = keep_alive; }
+void set_keep_alive(PoolCore& core, bool keep_alive) {
+    const EngineLease lease(core);
+    core.keep_alive = keep_alive;
+}
 
-void set_order_tasks(PoolCore& core, bool order_tasks) { core.order_tasks = order_tasks; }
+void set_order_tasks(PoolCore& core, bool order_tasks) {
+    const EngineLease lease(core);
+    core.order_tasks = order_tasks;
+}
 
 LeadFlags lead_flags_of(const PoolCore& core) noexcept { return core.lead; }
 
@@ -119,16 +147,19 @@ void change_setup(PoolCore& core, bool& option, bool value) {
 }  // namespace
 
 void set_pass_worker_id(PoolCore& core, bool pass_worker_id) {
+    const EngineLease lease(core);
     refuse_while_busy(core, "pass_on_worker_id");
     change_setup(core, core.lead.worker_id, pass_worker_id);
 }
 
 void set_use_worker_state(PoolCore& core, bool use_worker_state) {
+    const EngineLease lease(core);
     refuse_while_busy(core, "set_use_worker_state");
     change_setup(core, core.lead.worker_state, use_worker_state);
 }
 
 void set_shared_objects(PoolCore& core, SharedObjects shared_objects) {
+    const EngineLease lease(core);
     refuse_while_busy(core, "set_shared_objects");
     core.lead.shared_objects = !shared_objects.empty();
     core.shared_objects = std::move(shared_objects);
@@ -175,6 +206,7 @@ void check_hook(const char* function, const WorkerFunction& hook, LeadFlags flag
 }
 
 void stop_and_join(PoolCore& core) {
+    const EngineLease lease(core);
     if (core.busy) {
         throw std::logic_error(
             "mpire: stop_and_join() while a map call is running; exhaust or destroy the imap "
@@ -195,25 +227,78 @@ void stop_and_join(PoolCore& core) {
 
 ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init, const WorkerFunction& exit,
                            const CallTimeouts& timeouts) {
+    const EngineLease lease(core);
     return core.applies->pin_hooks(
         core, ApplyHooks{init.hook(), exit.hook(), timeouts.init, timeouts.exit});
 }
 
 bool uses_bytes(const PoolCore& core) noexcept { return core.workers->uses_bytes(); }
 
-void submit_apply(PoolCore& core, ApplyTask task) { core.applies->submit(core, std::move(task)); }
+void submit_apply(PoolCore& core, ApplyTask task) {
+    const EngineLease lease(core);
+    core.applies->submit(core, std::move(task));
+    core.start_collector();
+}
+
+bool wait_for(PoolCore& core, std::span<const AsyncState* const> states, WaitFor what,
+              Deadline deadline) {
+    const auto done = [&] {
+        const auto is_ready = [](const AsyncState* state) { return state->ready(); };
+        return what == WaitFor::all ? std::all_of(states.begin(), states.end(), is_ready)
+                                    : std::any_of(states.begin(), states.end(), is_ready);
+    };
+    for (;;) {
+        switch (core.gate.enter_unless(done, deadline)) {
+            case GateEntry::done:
+                return true;
+            case GateEntry::timed_out:
+                return false;
+            case GateEntry::entered:
+                break;
+        }
+        ApplyQueue::WaitEnd end = ApplyQueue::WaitEnd::wanted;
+        {
+            const AdoptedLease lease(core);
+            end = core.applies->wait_until(core, done, deadline);
+        }
+        // Wanted: this thread let go of the engine; it waits for it again, or for the tasks.
+        if (end != ApplyQueue::WaitEnd::wanted) return end == ApplyQueue::WaitEnd::done;
+    }
+}
 
 bool wait_for(PoolCore& core, const AsyncState& state, Deadline deadline) {
-    return core.applies->wait_for(core, state, deadline);
+    const AsyncState* const states[] = {&state};
+    return wait_for(core, states, WaitFor::all, deadline);
+}
+
+bool cancel(PoolCore& core, const AsyncState& state) {
+    if (state.ready()) return false;
+    const EngineLease lease(core);
+    return core.applies->cancel(state);
+}
+
+void start_waiting_workers(PoolCore& core) {
+    if (!core.needs_a_caller.load(std::memory_order_relaxed) || !core.gate.try_enter()) return;
+    const AdoptedLease lease(core);
+    core.applies->dispatch(core);
 }
 
 std::vector<Payload> take_exit_results(PoolCore& core, const std::type_info& type) {
+    const EngineLease lease(core);
     return core.workers->take_exit_results(type);
 }
 
-void close(PoolCore& core) noexcept { core.closed = true; }
+void close(PoolCore& core) noexcept {
+    {
+        const EngineLease lease(core);
+        core.closed = true;
+    }
+    // Every task was settled before (the pool's destructor joins first): nothing to collect.
+    core.stop_collector();
+}
 
 void register_exception(PoolCore& core, RegisteredException type) {
+    const EngineLease lease(core);
     for (RegisteredException& known : core.registered_exceptions) {
         if (known.type_name == type.type_name) {
             known = std::move(type);
@@ -224,6 +309,7 @@ void register_exception(PoolCore& core, RegisteredException type) {
 }
 
 void terminate(PoolCore& core) noexcept {
+    const EngineLease lease(core);
     core.kill_workers();
     core.busy = false;
     ++core.epoch;
@@ -233,6 +319,7 @@ void terminate(PoolCore& core) noexcept {
 }
 
 std::vector<std::exception_ptr> take_unclaimed_failures(PoolCore& core) {
+    const EngineLease lease(core);
     return core.applies->take_failures();
 }
 

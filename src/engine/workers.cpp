@@ -118,10 +118,10 @@ void WorkerTable::install(int w, const KernelRef& kernel) {
     hold_kernel(record, kernel);
 }
 
-int WorkerTable::pick(const KernelRef& kernel, std::optional<std::uint64_t> turn) {
+int WorkerTable::pick(const KernelRef& kernel, std::optional<std::uint64_t> turn, bool may_start) {
     const auto takes_chunks = [&](int w) {
         const Record& record = records_[index(w)];
-        if (record.state == State::absent) return true;  // started by send()
+        if (record.state == State::absent) return may_start;  // started by send()
         return record.state == State::running && record.held.size() < chunks_per_worker_limit &&
                fits(w, kernel);
     };
@@ -145,7 +145,7 @@ int WorkerTable::pick(const KernelRef& kernel, std::optional<std::uint64_t> turn
     if (best >= 0) {
         // Only an idle worker is asked whether it lives: a busy one's end arrives as news, with
         // the chunks it held. One found dead is started afresh by send().
-        if (records_[index(best)].held.empty()) (void)running(best);
+        if (records_[index(best)].held.empty() && !running(best) && !may_start) return -1;
         return best;
     }
     // It started under other pool settings, or the kernel cannot be shipped to a live process:

@@ -99,6 +99,12 @@ public:
     [[nodiscard]] bool uses_bytes() const noexcept { return backend_->uses_bytes(); }
     /// Workers started now may read input that exists now in place (ChunkForm::inherited).
     [[nodiscard]] bool inherits_memory() const noexcept { return backend_->inherits_memory(); }
+    /// Workers may be started on the pool's collector thread (Backend::starts_in_background).
+    [[nodiscard]] bool starts_in_background() const noexcept {
+        return backend_->starts_in_background();
+    }
+    /// Makes a wait() in progress on another thread return at once (thread-safe).
+    void interrupt() noexcept { backend_->interrupt(); }
 
     /// Whether worker `w` lives; notices (and forgets) one that ended while idle.
     [[nodiscard]] bool running(int w);
@@ -122,7 +128,10 @@ public:
     /// `turn` (order_tasks) only worker `turn % size()`. An idle worker found dead is forgotten,
     /// so that send() starts it afresh; when only unfit workers are idle, one of them is stopped
     /// to start afresh.
-    [[nodiscard]] int pick(const KernelRef& kernel, std::optional<std::uint64_t> turn);
+    /// With `may_start` false, only workers that run are candidates (the collector's thread
+    /// starts no fork worker).
+    [[nodiscard]] int pick(const KernelRef& kernel, std::optional<std::uint64_t> turn,
+                           bool may_start = true);
     /// A number for a new chunk, unique for the pool's life.
     [[nodiscard]] std::uint64_t new_chunk_id() noexcept { return next_chunk_id_++; }
     /// Sends chunk `chunk_id` of `kernel` to worker `w`, starting it first if it is absent;

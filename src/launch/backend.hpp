@@ -31,6 +31,10 @@ public:
     /// chunks may name input that existed then by address (ChunkForm::inherited).
     [[nodiscard]] virtual bool inherits_memory() const noexcept = 0;
     [[nodiscard]] virtual int n_workers() const noexcept = 0;
+    /// Whether `start` may run on a thread the user does not control (the pool's collector). A
+    /// fork there could hand the new worker a lock that one of the user's threads holds at that
+    /// moment, so process backends that fork say no.
+    [[nodiscard]] virtual bool starts_in_background() const noexcept = 0;
 
     /// Whether the worker is running; notices (and reaps) one that ended while idle.
     [[nodiscard]] virtual bool running(int worker) = 0;
@@ -50,8 +54,12 @@ public:
     /// after which `start` may run it again.
     virtual void stop(int worker) = 0;
     /// Blocks until at least one event happened and appends it to `events`, or until
-    /// `deadline` passed (returns false then, having appended nothing).
+    /// `deadline` passed or `interrupt()` was called (returns false then, having appended
+    /// nothing).
     virtual bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) = 0;
+    /// Makes the wait_until() in progress, or else the next one, return at once. Thread-safe:
+    /// another thread calls it to take its turn on the engine.
+    virtual void interrupt() noexcept = 0;
     void wait(std::vector<WorkerEvent>& events) { wait_until(events, std::nullopt); }
 
     enum class KillResult {

@@ -86,6 +86,7 @@ void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& ker
         if (other.channel) ::close(other.channel->fd());
         if (other.pidfd.valid()) ::close(other.pidfd.get());
     }
+    ::close(wake_.fd());
     if (setup_.daemon) mark_process_as_daemon_worker();
     if (!setup_.cpu_sets.empty()) {
         try {
@@ -145,15 +146,16 @@ bool ForkBackend::wait_until(std::vector<WorkerEvent>& events, Deadline deadline
                                          std::chrono::ceil<milliseconds>(left).count(),
                                          std::numeric_limits<int>::max()));
         }
-        poll_once(events, timeout_ms);
+        if (!poll_once(events, timeout_ms)) break;
         if (last_look) break;
     }
     return events.size() != before;
 }
 
-void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
+bool ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
     std::vector<pollfd> fds;
     std::vector<int> owners;
+    fds.push_back({wake_.fd(), POLLIN, 0});
     for (std::size_t i = 0; i < workers_.size(); ++i) {
         const Worker& w = workers_[i];
         if (w.pid <= 0) continue;
@@ -162,7 +164,7 @@ void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
         fds.push_back({w.pidfd.get(), POLLIN, 0});
         owners.push_back(static_cast<int>(i));
     }
-    if (fds.empty()) throw std::logic_error("mpire: waiting for events with no worker running");
+    if (owners.empty()) throw std::logic_error("mpire: waiting for events with no worker running");
     int ready = 0;
     do {
         ready = ::poll(fds.data(), fds.size(), timeout_ms);
@@ -170,14 +172,15 @@ void ForkBackend::poll_once(std::vector<WorkerEvent>& events, int timeout_ms) {
     if (ready < 0) throw std::system_error(errno, std::generic_category(), "mpire: poll");
     for (std::size_t k = 0; k < owners.size(); ++k) {
         const int worker = owners[k];
-        const pollfd& channel = fds[2 * k];
-        const pollfd& exited = fds[2 * k + 1];
+        const pollfd& channel = fds[1 + 2 * k];
+        const pollfd& exited = fds[2 + 2 * k];
         if ((channel.revents & POLLOUT) != 0) {
             workers_[static_cast<std::size_t>(worker)].channel->flush();
         }
         if ((channel.revents & (POLLIN | POLLHUP | POLLERR)) != 0) receive_from(worker, events);
         if ((exited.revents & POLLIN) != 0) handle_exit(worker, events);
     }
+    return (fds[0].revents & POLLIN) == 0 || !wake_.drain();
 }
 
 void ForkBackend::receive_from(int worker, std::vector<WorkerEvent>& events) {

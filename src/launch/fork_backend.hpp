@@ -7,6 +7,7 @@
 
 #include "launch/backend.hpp"
 #include "posix/unique_fd.hpp"
+#include "posix/wake_fd.hpp"
 #include "transport/parent_channel.hpp"
 
 namespace mpire::detail {
@@ -26,6 +27,7 @@ public:
     [[nodiscard]] int n_workers() const noexcept override {
         return static_cast<int>(workers_.size());
     }
+    [[nodiscard]] bool starts_in_background() const noexcept override { return false; }
     [[nodiscard]] bool running(int worker) override;
     void start(int worker, const std::shared_ptr<Kernel>& kernel) override;
     [[nodiscard]] bool can_install(const KernelShipping& shipping) const noexcept override;
@@ -34,6 +36,7 @@ public:
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
     void stop(int worker) override;
     bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) override;
+    void interrupt() noexcept override { wake_.signal(); }
     KillResult kill(int worker, std::uint64_t chunk_id) noexcept override;
     void kill_all() noexcept override;
 
@@ -48,13 +51,15 @@ private:
         bool channel_closed = false;
     };
 
-    void poll_once(std::vector<WorkerEvent>& events, int timeout_ms);
+    // Returns false when interrupt() ended it.
+    bool poll_once(std::vector<WorkerEvent>& events, int timeout_ms);
     void receive_from(int worker, std::vector<WorkerEvent>& events);
     void handle_exit(int worker, std::vector<WorkerEvent>& events);
     [[noreturn]] void become_worker(int worker, posix::UniqueFd channel, Kernel& kernel);
 
     std::vector<Worker> workers_;
     WorkerSetup setup_;
+    posix::WakeFd wake_;
 };
 
 }  // namespace mpire::detail

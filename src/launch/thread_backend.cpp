@@ -72,10 +72,14 @@ bool ThreadBackend::wait_until(std::vector<WorkerEvent>& events, Deadline deadli
     const std::size_t before = events.size();
     {
         std::unique_lock lock(events_.mutex);
-        const auto arrived = [this] { return !events_.events.empty(); };
+        const auto arrived = [this] { return !events_.events.empty() || events_.interrupted; };
         if (!deadline) {
             events_.arrived.wait(lock, arrived);
         } else if (!events_.arrived.wait_until(lock, *deadline, arrived)) {
+            return false;
+        }
+        if (events_.events.empty()) {
+            events_.interrupted = false;
             return false;
         }
         for (WorkerEvent& event : events_.events) events.push_back(std::move(event));
@@ -89,6 +93,14 @@ bool ThreadBackend::wait_until(std::vector<WorkerEvent>& events, Deadline deadli
         if (thread.joinable()) thread.join();
     }
     return true;
+}
+
+void ThreadBackend::interrupt() noexcept {
+    {
+        const std::lock_guard lock(events_.mutex);
+        events_.interrupted = true;
+    }
+    events_.arrived.notify_all();
 }
 
 void ThreadBackend::kill_all() noexcept {

@@ -23,6 +23,7 @@ public:
     [[nodiscard]] int n_workers() const noexcept override {
         return static_cast<int>(workers_.size());
     }
+    [[nodiscard]] bool starts_in_background() const noexcept override { return true; }
     [[nodiscard]] bool running(int worker) override;
     void start(int worker, const std::shared_ptr<Kernel>& kernel) override;
     [[nodiscard]] bool can_install(const KernelShipping& shipping) const noexcept override;
@@ -31,6 +32,7 @@ public:
     void send_chunk(int worker, std::uint64_t chunk_id, Payload& chunk) override;
     void stop(int worker) override;
     bool wait_until(std::vector<WorkerEvent>& events, Deadline deadline) override;
+    void interrupt() noexcept override;
     KillResult kill(int worker, std::uint64_t chunk_id) noexcept override;
     void kill_all() noexcept override;
 

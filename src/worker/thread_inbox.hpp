@@ -51,6 +51,7 @@ struct ThreadEvents {
     std::mutex mutex;
     std::condition_variable arrived;
     std::vector<WorkerEvent> events;
+    bool interrupted = false;  // the waiting thread is asked to return (Backend::interrupt())
 
     void push(WorkerEvent event) {
         {

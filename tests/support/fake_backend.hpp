@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -63,6 +64,8 @@ struct FakeConfig {
     /// Unset: as the real backends (processes need a shipping factory, threads take any).
     std::optional<bool> can_install{};
     detail::Backend::KillResult kill_result = detail::Backend::KillResult::killed;
+    /// Whether the collector thread may start workers (the thread backend may, fork may not).
+    bool starts_in_background = true;
 };
 
 class FakeBackend final : public detail::Backend {
@@ -80,6 +83,9 @@ public:
     [[nodiscard]] bool uses_bytes() const noexcept override { return config_.uses_bytes; }
     [[nodiscard]] bool inherits_memory() const noexcept override { return config_.inherits_memory; }
     [[nodiscard]] int n_workers() const noexcept override { return config_.n_workers; }
+    [[nodiscard]] bool starts_in_background() const noexcept override {
+        return config_.starts_in_background;
+    }
 
     // As the fork backend: an end not delivered yet is noticed here and its event dropped.
     [[nodiscard]] bool running(int w) override {
@@ -147,6 +153,7 @@ public:
     }
 
     bool wait_until(std::vector<WorkerEvent>& events, detail::Deadline deadline) override {
+        if (interrupted_.exchange(false)) return false;
         ++waits_;
         if (deadline) ++waits_with_deadline_;
         if (events_.empty() && on_idle) on_idle(*this);
@@ -167,6 +174,9 @@ public:
         events_.clear();
         return true;
     }
+
+    // The fake's tests drive the pool from one thread; the flag is atomic for the collector's.
+    void interrupt() noexcept override { interrupted_ = true; }
 
     KillResult kill(int w, std::uint64_t chunk_id) noexcept override {
         calls_.push_back(FakeCall::kill(w, chunk_id));
@@ -408,6 +418,7 @@ private:
     int waits_ = 0;
     int waits_with_deadline_ = 0;
     int empty_waits_ = 0;
+    std::atomic<bool> interrupted_{false};
 };
 
 }  // namespace mpire::test

@@ -1,11 +1,13 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
+#include <span>
 #include <typeinfo>
 #include <vector>
 
@@ -68,8 +70,28 @@ class PoolCore;
 /// When a wait gives up; none means never.
 using Deadline = std::optional<std::chrono::steady_clock::time_point>;
 
+/// How a wait for the engine ended: this thread holds it, or what it waited for came true
+/// meanwhile, or its deadline passed.
+enum class GateEntry { entered, done, timed_out };
+
+/// This thread's turn on a pool's engine for a scope: one thread at a time uses a pool's
+/// workers, re-entrantly (see src/engine/engine_gate.hpp). Any thread may take a turn.
+class EngineLease {
+public:
+    /// Waits for the engine.
+    explicit EngineLease(PoolCore& core);
+    EngineLease(const EngineLease&) = delete;
+    EngineLease& operator=(const EngineLease&) = delete;
+    ~EngineLease();
+
+private:
+    PoolCore& core_;
+};
+
 /// The outcome of one apply task, shared by its `AsyncResult` and the engine. The engine settles
-/// it once, on the thread that drives the pool, and the settling runs the user's callback.
+/// it once, on the thread that drives the pool, and the settling runs the user's callback; only
+/// then does it turn ready (as MPIRE: a result is ready once its callback ran), so a thread that
+/// sees it ready reads a value no callback touches any more.
 class AsyncState {
 public:
     AsyncState() = default;
@@ -77,8 +99,8 @@ public:
     AsyncState& operator=(const AsyncState&) = delete;
     virtual ~AsyncState() = default;
 
-    [[nodiscard]] bool ready() const noexcept { return ready_; }
-    /// Null when the task succeeded (or is not ready).
+    [[nodiscard]] bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+    /// Null when the task succeeded (or is not ready). Read it once ready().
     [[nodiscard]] const std::exception_ptr& failure() const noexcept { return failure_; }
 
     /// Stores the task's results (a chunk of one) and runs the callback, which may throw. A
@@ -90,14 +112,19 @@ public:
             fail(std::current_exception());
             return;
         }
-        ready_ = true;
+        const Publish publish{*this};
         on_success();
     }
     /// Stores the failure and runs the error callback, which may throw.
     void fail(std::exception_ptr failure) {
         failure_ = std::move(failure);
-        ready_ = true;
+        const Publish publish{*this};
         on_failure();
+    }
+    /// Settles it with `failure` without running a callback: the task was cancelled.
+    void cancel(std::exception_ptr failure) noexcept {
+        failure_ = std::move(failure);
+        ready_.store(true, std::memory_order_release);
     }
 
 protected:
@@ -106,7 +133,16 @@ protected:
     virtual void on_failure() = 0;
 
 private:
-    bool ready_ = false;
+    // Ready once the callback returned or threw.
+    struct Publish {
+        AsyncState& state;
+        explicit Publish(AsyncState& s) noexcept : state(s) {}
+        Publish(const Publish&) = delete;
+        Publish& operator=(const Publish&) = delete;
+        ~Publish() { state.ready_.store(true, std::memory_order_release); }
+    };
+
+    std::atomic<bool> ready_{false};
     std::exception_ptr failure_;
 };
 
@@ -137,9 +173,20 @@ struct ApplyHooks {
 /// Throws std::logic_error while a map call runs (an imap being iterated) or after the pool was
 /// destroyed.
 void submit_apply(PoolCore& core, ApplyTask task);
-/// Drives the pool until `state` is ready or `deadline` passed; returns whether it is ready.
-/// Callbacks of any task that finishes meanwhile run here; one that throws is rethrown here.
+/// Whether a wait over several tasks ends when all of them or any of them is ready.
+enum class WaitFor { all, any };
+/// Blocks until all (or any) of `states` are ready or `deadline` passed; returns whether they
+/// are. While the pool's engine is free this thread drives it, and callbacks of any task that
+/// finishes meanwhile run here; one that throws (here or on the collector) is rethrown here.
+bool wait_for(PoolCore& core, std::span<const AsyncState* const> states, WaitFor what,
+              Deadline deadline);
 bool wait_for(PoolCore& core, const AsyncState& state, Deadline deadline);
+/// Settles `state` as cancelled (mpire::CancelledError) when its task still waits in the
+/// pool's queue; returns whether it did.
+bool cancel(PoolCore& core, const AsyncState& state);
+/// Starts fork workers that apply tasks wait for, which the collector thread may not start;
+/// cheap when there are none. Called on a caller's thread (AsyncResult::ready()).
+void start_waiting_workers(PoolCore& core);
 
 /// Creates the engine of a pool after validating its options (throws std::invalid_argument).
 [[nodiscard]] std::shared_ptr<PoolCore> make_pool_core(const PoolOptions& options);

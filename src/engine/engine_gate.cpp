@@ -1,0 +1,119 @@
+#include "engine/engine_gate.hpp"
+
+namespace mpire::detail {
+
+void EngineGate::take() noexcept {
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    depth_ = 1;
+    ++entries_;
+}
+
+int EngineGate::depth_here() const noexcept {
+    if (owner_.load(std::memory_order_relaxed) != std::this_thread::get_id()) return 0;
+    const std::lock_guard lock(mutex_);
+    return depth_;
+}
+
+GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Deadline deadline) {
+    // Only this thread stores its own id: when it reads it back, it holds the engine.
+    if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+        const std::lock_guard lock(mutex_);
+        ++depth_;
+        return GateEntry::entered;
+    }
+    std::unique_lock lock(mutex_);
+    if (depth_ == 0 && wanting_.load(std::memory_order_relaxed) == 0) {
+        take();
+        return GateEntry::entered;
+    }
+    if (done()) return GateEntry::done;
+    wanting_.fetch_add(1, std::memory_order_relaxed);
+    sleepers_.fetch_add(1, std::memory_order_relaxed);
+    // The driver may be blocked in a worker wait: it lets go once that returns.
+    interrupt_();
+    const auto free_or_done = [&] { return depth_ == 0 || done(); };
+    bool woke = true;
+    if (deadline) {
+        woke = changed_.wait_until(lock, *deadline, free_or_done);
+    } else {
+        changed_.wait(lock, free_or_done);
+    }
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    wanting_.fetch_sub(1, std::memory_order_relaxed);
+    GateEntry entry = GateEntry::timed_out;
+    if (woke && depth_ == 0) {
+        take();
+        entry = GateEntry::entered;
+    } else if (woke) {
+        entry = GateEntry::done;
+    }
+    // Another thread may be waiting for the engine this one did not take.
+    if (entry != GateEntry::entered && depth_ == 0) changed_.notify_all();
+    return entry;
+}
+
+bool EngineGate::try_enter() {
+    if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+        const std::lock_guard lock(mutex_);
+        ++depth_;
+        return true;
+    }
+    const std::lock_guard lock(mutex_);
+    if (depth_ != 0 || wanting_.load(std::memory_order_relaxed) != 0) return false;
+    take();
+    return true;
+}
+
+void EngineGate::leave(bool work_left) noexcept {
+    std::unique_lock lock(mutex_);
+    if (--depth_ > 0) return;
+    owner_.store(std::thread::id(), std::memory_order_relaxed);
+    work_left_ = work_left;
+    const bool wake =
+        sleepers_.load(std::memory_order_relaxed) > 0 || (collector_sleeping_ && work_left);
+    lock.unlock();
+    if (wake) changed_.notify_all();
+}
+
+void EngineGate::notify_settled() noexcept {
+    if (sleepers_.load(std::memory_order_relaxed) == 0) return;
+    // Taken so that a waiter between its check of done() and its sleep cannot miss this.
+    { const std::lock_guard lock(mutex_); }
+    changed_.notify_all();
+}
+
+bool EngineGate::collector_turn() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+        collector_sleeping_ = true;
+        changed_.wait(lock, [&] {
+            return closed_ ||
+                   (work_left_ && depth_ == 0 && wanting_.load(std::memory_order_relaxed) == 0);
+        });
+        collector_sleeping_ = false;
+        if (closed_) return false;
+        // A caller that takes turns with the workers enters again within microseconds: the
+        // collector leaves the engine to it rather than take it and be interrupted.
+        const std::uint64_t seen = entries_;
+        changed_.wait_until(lock, std::chrono::steady_clock::now() + collector_grace,
+                            [&] { return closed_ || entries_ != seen; });
+        if (closed_) return false;
+        if (entries_ != seen || depth_ != 0 || !work_left_ ||
+            wanting_.load(std::memory_order_relaxed) != 0) {
+            continue;
+        }
+        take();
+        return true;
+    }
+}
+
+void EngineGate::close() noexcept {
+    {
+        const std::lock_guard lock(mutex_);
+        closed_ = true;
+    }
+    changed_.notify_all();
+    interrupt_();
+}
+
+}  // namespace mpire::detail
