@@ -253,11 +253,11 @@ public:
             return *this;
         }
         void operator++(int) { ++*this; }
-        friend bool operator==(const iterator& it, std::default_sentinel_t) {
-            return it.range_ == nullptr || it.range_->done_;
-        }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.at_end(); }
 
     private:
+        [[nodiscard]] bool at_end() const { return range_ == nullptr || range_->done_; }
+
         AsCompleted* range_ = nullptr;
     };
 

@@ -83,14 +83,17 @@ PoolCore::PoolCore(const PoolOptions& options, const BackendMaker& make_backend,
 PoolCore::~PoolCore() { stop_collector(); }
 
 void PoolCore::start_collector() {
-    if (collect_in_background_ && !collector_) collector_ = std::make_unique<Collector>(*this);
+    if (!collect_in_background_ || collecting_) return;
+    // The caller holds the engine: the new thread cannot read collecting_ before it is set.
+    collector_ = std::make_unique<Collector>(*this);
+    collecting_ = true;
 }
 
 void PoolCore::stop_collector() noexcept { collector_.reset(); }
 
 void PoolCore::leave_engine() noexcept {
     // Only the last leave tells; asked at every leave, the answer would cost nothing more.
-    const bool work_left = collector_ && applies->background_work(*this);
+    const bool work_left = collecting_ && applies->background_work(*this);
     gate.leave(work_left);
 }
 

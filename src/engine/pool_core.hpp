@@ -79,6 +79,9 @@ public:
 
 private:
     bool collect_in_background_;
+    // Set once, by the holder of the engine, before the collector starts; read by the holder
+    // (collector_ itself is reset by stop_collector() while the collector thread ends).
+    bool collecting_ = false;
     // Declared last, so destroyed first: its thread uses everything above.
     std::unique_ptr<Collector> collector_;
 };
