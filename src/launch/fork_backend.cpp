@@ -58,13 +58,15 @@ void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
     std::cerr.flush();
     std::fflush(nullptr);
     const pid_t parent = ::getpid();
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::system_error(errno, std::generic_category(), "mpire: fork");
-    if (pid == 0) {
+    auto in_child = [&]() noexcept {
         posix::die_with_parent(parent);
         sockets.parent.reset();
         become_worker(worker, std::move(sockets.child), *kernel);
-    }
+    };
+    // On the main thread this forks right here; on any other, on the forker's thread, so that
+    // the worker does not die with the calling thread (forker.hpp).
+    const pid_t pid = forker_.fork(in_child);
+    if (pid < 0) throw std::system_error(errno, std::generic_category(), "mpire: fork");
     sockets.child.reset();
     Worker& w = workers_[static_cast<std::size_t>(worker)];
     w.pid = pid;

@@ -6,15 +6,17 @@
 #include <vector>
 
 #include "launch/backend.hpp"
+#include "launch/forker.hpp"
 #include "posix/unique_fd.hpp"
 #include "posix/wake_fd.hpp"
 #include "transport/parent_channel.hpp"
 
 namespace mpire::detail {
 
-/// Workers are child processes forked from the calling thread; they inherit the kernel (and
-/// everything else) copy-on-write. The parent waits on every worker's socket and pidfd at once,
-/// so a result, a failure and a death are all noticed the moment they happen.
+/// Workers are child processes forked for the calling thread (see Forker for which thread
+/// forks); they inherit the kernel (and everything else) copy-on-write. The parent waits on every
+/// worker's socket and pidfd at once, so a result, a failure and a death are all noticed the moment
+/// they happen.
 class ForkBackend final : public Backend {
 public:
     ForkBackend(int n_workers, WorkerSetup setup);
@@ -60,6 +62,9 @@ private:
     std::vector<Worker> workers_;
     WorkerSetup setup_;
     posix::WakeFd wake_;
+    // Last, so destroyed first but after the destructor's kill_all(): its thread outlives
+    // every worker it forked.
+    Forker forker_;
 };
 
 }  // namespace mpire::detail

@@ -19,8 +19,10 @@ struct SocketPair {
 /// A process handle that becomes readable when the process exits (Linux pidfd).
 [[nodiscard]] UniqueFd open_pidfd(pid_t pid);
 
-/// Call first thing in a forked child: the child gets SIGKILL when the thread that forked it
-/// ends (its parent's death), and exits at once if the parent is already gone.
+/// Call first thing in a forked child: the child gets SIGKILL when its parent dies, and exits at
+/// once if the parent is already gone. Linux takes the end of the *thread* that forked the child
+/// for its parent's death, so fork from a thread that lives as long as the child should
+/// (launch/forker.hpp does).
 void die_with_parent(pid_t parent);
 
 /// How a process ended, from `waitpid`.
