@@ -265,6 +265,26 @@ TEST_P(BackgroundTest, ResultsAreWaitedForFromSeveralThreadsAtOnce) {
     EXPECT_EQ(sum.load(), 2 * (39 * 40 / 2));
 }
 
+// Two threads that wait for tasks still running: one drives, the other waits for its result
+// (handing the engine back and forth, neither would ever drive).
+TEST_P(BackgroundTest, TwoThreadsWaitingForRunningTasksBothGetTheirResults) {
+    WorkerPool pool({.n_jobs = 2, .start_method = GetParam()});
+    const Gate gate;
+    auto first = pool.apply_async(&wait_at, gate.read_end());
+    auto second = pool.apply_async(&wait_at, gate.read_end());
+    int got_first = 0;
+    int got_second = 0;
+    std::thread one([&] { got_first = first.get(); });
+    std::thread two([&] { got_second = second.get(); });
+    // Not for correctness (the test passes whenever the tasks end): it lets both threads be
+    // waiting when they do, the case this test is about.
+    std::this_thread::sleep_for(50ms);
+    gate.open(2);
+    one.join();
+    two.join();
+    EXPECT_EQ(got_first + got_second, 2);
+}
+
 TEST_P(BackgroundTest, TasksAreSubmittedFromSeveralThreadsAtOnce) {
     WorkerPool pool({.n_jobs = 2, .start_method = GetParam()});
     std::vector<std::vector<AsyncResult<int>>> per_thread(3);

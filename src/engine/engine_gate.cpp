@@ -14,7 +14,8 @@ int EngineGate::depth_here() const noexcept {
     return depth_;
 }
 
-GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Deadline deadline) {
+GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Deadline deadline,
+                                          Claim claim) {
     // Only this thread stores its own id: when it reads it back, it holds the engine.
     if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
         const std::lock_guard lock(mutex_);
@@ -27,10 +28,13 @@ GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Dea
         return GateEntry::entered;
     }
     if (done()) return GateEntry::done;
-    wanting_.fetch_add(1, std::memory_order_relaxed);
+    const bool claims = claim == Claim::urgent || collector_holds_;
+    if (claims) {
+        wanting_.fetch_add(1, std::memory_order_relaxed);
+        // The driver may be blocked in a worker wait: it lets go once that returns.
+        interrupt_();
+    }
     sleepers_.fetch_add(1, std::memory_order_relaxed);
-    // The driver may be blocked in a worker wait: it lets go once that returns.
-    interrupt_();
     const auto free_or_done = [&] { return depth_ == 0 || done(); };
     bool woke = true;
     if (deadline) {
@@ -39,7 +43,7 @@ GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Dea
         changed_.wait(lock, free_or_done);
     }
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
-    wanting_.fetch_sub(1, std::memory_order_relaxed);
+    if (claims) wanting_.fetch_sub(1, std::memory_order_relaxed);
     GateEntry entry = GateEntry::timed_out;
     if (woke && depth_ == 0) {
         take();
@@ -68,6 +72,7 @@ void EngineGate::leave(bool work_left) noexcept {
     std::unique_lock lock(mutex_);
     if (--depth_ > 0) return;
     owner_.store(std::thread::id(), std::memory_order_relaxed);
+    collector_holds_ = false;
     work_left_ = work_left;
     const bool wake =
         sleepers_.load(std::memory_order_relaxed) > 0 || (collector_sleeping_ && work_left);
@@ -103,6 +108,7 @@ bool EngineGate::collector_turn() {
             continue;
         }
         take();
+        collector_holds_ = true;
         return true;
     }
 }

@@ -32,11 +32,18 @@ public:
     EngineGate(const EngineGate&) = delete;
     EngineGate& operator=(const EngineGate&) = delete;
 
+    /// Who waits for the engine. One that needs it for something else than waiting for tasks
+    /// (a submission, a map call, a join) takes it from any driver, which lets go at its next
+    /// step. One that waits for tasks takes it only from the collector: from another caller that
+    /// drives, it waits for its tasks or its turn (two waiters handing the engine back and forth
+    /// would never drive).
+    enum class Claim { urgent, patient };
+
     /// Enters, waiting for the engine, unless `done()` turns true first (checked as tasks settle)
     /// or `deadline` passes.
     template <class Done>
-    GateEntry enter_unless(const Done& done, Deadline deadline) {
-        return enter_unless_erased(std::cref(done), deadline);
+    GateEntry enter_unless(const Done& done, Deadline deadline, Claim claim = Claim::urgent) {
+        return enter_unless_erased(std::cref(done), deadline, claim);
     }
     void enter() {
         (void)enter_unless([] { return false; }, std::nullopt);
@@ -56,7 +63,7 @@ public:
 
     /// Whether this thread holds the engine, and how many times it entered.
     [[nodiscard]] int depth_here() const noexcept;
-    /// Another thread waits to enter: the driver should let go at its next step.
+    /// Another thread claims the engine: the driver should let go at its next step.
     [[nodiscard]] bool wanted() const noexcept {
         return wanting_.load(std::memory_order_relaxed) > 0;
     }
@@ -70,7 +77,8 @@ public:
     void close() noexcept;
 
 private:
-    GateEntry enter_unless_erased(const std::function<bool()>& done, Deadline deadline);
+    GateEntry enter_unless_erased(const std::function<bool()>& done, Deadline deadline,
+                                  Claim claim);
     void take() noexcept;  // with mutex_ held
 
     Interrupt interrupt_;
@@ -81,9 +89,10 @@ private:
     int depth_ = 0;                    // under mutex_
     std::uint64_t entries_ = 0;        // under mutex_: how many times the engine was taken
     bool work_left_ = false;           // under mutex_
+    bool collector_holds_ = false;     // under mutex_
     bool collector_sleeping_ = false;  // under mutex_: leave() must wake it when work is left
     bool closed_ = false;              // under mutex_
-    std::atomic<int> wanting_{0};      // threads blocked in enter_unless() for the engine
+    std::atomic<int> wanting_{0};      // threads blocked in enter_unless() that claim it
     std::atomic<int> sleepers_{0};     // threads waiting on changed_ (for the engine or done())
 };
 

@@ -251,7 +251,7 @@ bool wait_for(PoolCore& core, std::span<const AsyncState* const> states, WaitFor
                                     : std::any_of(states.begin(), states.end(), is_ready);
     };
     for (;;) {
-        switch (core.gate.enter_unless(done, deadline)) {
+        switch (core.gate.enter_unless(done, deadline, EngineGate::Claim::patient)) {
             case GateEntry::done:
                 return true;
             case GateEntry::timed_out:
