@@ -300,6 +300,38 @@ TEST_P(BackgroundTest, TasksAreSubmittedFromSeveralThreadsAtOnce) {
     }
 }
 
+// The collector runs a callback that waits for a lock the submitting thread holds; that thread
+// submits meanwhile: the callback does not hold the pool.
+TEST_P(BackgroundTest, ACallbackWaitingForTheSubmittersLockDoesNotBlockSubmissions) {
+    WorkerPool pool({.n_jobs = 1, .start_method = GetParam()});
+    std::mutex lock;
+    Tally entered;
+    std::unique_lock held(lock);
+    auto first = pool.apply_async(&twice, 1, ApplyOptions{.callback = [&](int) {
+        entered.add();
+        const std::lock_guard wait(lock);
+    }});
+    ASSERT_TRUE(entered.reaches(1));  // the collector runs the callback, which waits for `lock`
+    auto second = pool.apply_async(&twice, 2);
+    held.unlock();
+    EXPECT_EQ(second.get(), 4);
+    EXPECT_EQ(first.get(), 2);
+}
+
+// A callback that the collector runs destroys the pool (its last owner but the results).
+TEST_P(BackgroundTest, ACallbackMayDestroyThePool) {
+    auto pool =
+        std::make_unique<WorkerPool>(mpire::PoolOptions{.n_jobs = 1, .start_method = GetParam()});
+    Tally destroyed;
+    auto r = pool->apply_async(&twice, 3, ApplyOptions{.callback = [&](int) {
+        pool.reset();
+        destroyed.add();
+    }});
+    ASSERT_TRUE(destroyed.reaches(1));
+    ASSERT_TRUE(becomes_ready(r));
+    EXPECT_EQ(r.get(), 6);
+}
+
 MPIRE_TEST_ON_EVERY_START_METHOD(BackgroundTest);
 
 class BackgroundForkTest : public mpire::test::LeakChecked<> {};

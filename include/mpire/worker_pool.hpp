@@ -299,16 +299,15 @@ private:
     template <class F, class R>
     auto collect(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
         if constexpr (check_task_types<F, std::ranges::range_value_t<R>>()) {
-            std::optional<detail::MapRun> run;
-            std::optional<std::uint64_t> n_tasks;
+            std::optional<detail::RunPlan> run_plan;
             {
-                // The plan reads the pool's settings, which must not change before it runs.
-                const detail::EngineLease lease(*live_core());
-                detail::RunPlan run_plan =
-                    plan(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options);
-                n_tasks = run_plan.settings.n_tasks;
-                run.emplace(live_core(), std::move(run_plan));
+                const detail::EngineLease lease(*live_core());  // it reads the pool's settings
+                run_plan.emplace(
+                    plan(ordered, false, std::forward<F>(f), std::forward<R>(inputs), options));
             }
+            const std::optional<std::uint64_t> n_tasks = run_plan->settings.n_tasks;
+            std::optional<detail::MapRun> run;
+            run.emplace(live_core(), std::move(*run_plan));
             detail::CompletedChunk chunk;
             if constexpr (std::is_void_v<ResultOf<F, R>>) {
                 while (run->next(chunk)) {
@@ -326,8 +325,13 @@ private:
     auto lazy(bool ordered, F&& f, R&& inputs, const MapOptions& options) {
         if constexpr (check_task_types<F, std::ranges::range_value_t<R>>()) {
             using Result = detail::stored_result_t<ResultOf<F, R>>;
-            return ImapResults<Result>(live_core(), plan(ordered, true, std::forward<F>(f),
-                                                         std::forward<R>(inputs), options));
+            std::optional<detail::RunPlan> run_plan;
+            {
+                const detail::EngineLease lease(*live_core());  // it reads the pool's settings
+                run_plan.emplace(
+                    plan(ordered, true, std::forward<F>(f), std::forward<R>(inputs), options));
+            }
+            return ImapResults<Result>(live_core(), std::move(*run_plan));
         }
     }
 

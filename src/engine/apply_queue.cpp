@@ -46,6 +46,10 @@ void ApplyQueue::submit(PoolCore& core, ApplyTask task) {
 }
 
 bool ApplyQueue::idle(const PoolCore& core) const noexcept {
+    return settling_ == 0 && nothing_to_drive(core);
+}
+
+bool ApplyQueue::nothing_to_drive(const PoolCore& core) const noexcept {
     return pending_.empty() && running_.empty() && unhandled_.empty() &&
            !core.workers->any_leaving();
 }
@@ -64,21 +68,40 @@ ApplyQueue::WaitEnd ApplyQueue::wait_until_erased(PoolCore& core, const std::fun
     for (;;) {
         rethrow_deferred();
         if (done()) return WaitEnd::done;
+        // The collector runs a callback without the engine: the task turns ready there.
+        if (settling_ > 0 && nothing_to_drive(core)) return WaitEnd::settling;
         if (idle(core)) {
             throw std::logic_error("mpire: waiting for an apply task its pool does not hold");
         }
         // Inside a callback this thread runs, the engine is not its to give away.
         if (core.gate.wanted() && core.gate.depth_here() == 1) return WaitEnd::wanted;
         if (!drive_once(core, deadline)) {
-            if (stalled_) throw_stalled();
+            if (stalled_ && Collector::on_this_thread()) throw_stalled();
             return WaitEnd::timed_out;
         }
     }
 }
 
 void ApplyQueue::drain(PoolCore& core) {
-    while (!idle(core)) {
-        if (!drive_once(core, std::nullopt) && stalled_) throw_stalled();
+    for (;;) {
+        if (!nothing_to_drive(core)) {
+            if (!drive_once(core, std::nullopt) && stalled_ && Collector::on_this_thread()) {
+                throw_stalled();
+            }
+            continue;
+        }
+        // On the collector, the tasks settling are its own callbacks, up this thread's stack.
+        if (settling_ == 0 || Collector::on_this_thread()) break;
+        // The collector runs callbacks without the engine and needs it back to finish them.
+        if (gate_.depth_here() != 1) {
+            throw std::logic_error(
+                "mpire: a call that waits for every apply task (a map call, stop_and_join) "
+                "inside a callback, while the pool's collector runs another callback; make it "
+                "from your own thread");
+        }
+        gate_.leave(false);
+        (void)gate_.await([this] { return settling_ == 0; }, std::nullopt);
+        gate_.enter();
     }
     rethrow_deferred();
 }
@@ -92,6 +115,11 @@ void ApplyQueue::throw_stalled() {
 
 void ApplyQueue::drive_in_background(PoolCore& core) {
     while (!core.gate.wanted() && background_work(core)) drive_once(core, std::nullopt);
+}
+
+void ApplyQueue::stall(PoolCore& core) noexcept {
+    stalled_ = true;
+    core.needs_a_caller.store(true, std::memory_order_relaxed);
 }
 
 bool ApplyQueue::background_work(const PoolCore& core) const noexcept {
@@ -150,12 +178,14 @@ void ApplyQueue::forget_workers() noexcept {
 }
 
 bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
+    if (!Collector::on_this_thread()) stalled_ = false;  // a caller's thread starts workers
     dispatch(core);
     // Tasks that only a caller's thread can start workers for: nothing runs to wait for.
     if (unhandled_.empty() && stalled_ && running_.empty() && !core.workers->any_started()) {
         return false;
     }
     if (unhandled_.empty()) {
+        gate_.note_drive();
         std::vector<WorkerNews> news;
         const bool arrived = core.workers->wait(news, earliest(deadline, next_draw()));
         for (WorkerNews& item : news) unhandled_.push_back(std::move(item));
@@ -224,8 +254,11 @@ void ApplyQueue::dispatch(PoolCore& core) {
         pending_.pop_front();
         send(core, worker, std::move(queued));
     }
-    stalled_ = !may_start && !pending_.empty() && !workers.any_started();
-    core.needs_a_caller.store(stalled_, std::memory_order_relaxed);
+    // Tasks wait for a worker the collector may not start: a caller's thread starts it. With no
+    // worker left at all, the collector has nothing to drive until then.
+    const bool waiting = !may_start && !pending_.empty();
+    core.needs_a_caller.store(waiting && !workers.all_started(), std::memory_order_relaxed);
+    stalled_ = waiting && !workers.any_started();
 }
 
 void ApplyQueue::send(PoolCore& core, int worker, Queued queued) {
@@ -252,6 +285,33 @@ void ApplyQueue::settle(Settle&& step) {
     }
 }
 
+template <class Settle>
+void ApplyQueue::settle_task(Settle&& step) {
+    // On the collector, the callback runs with the engine let go: it may wait for a lock that a
+    // thread holds while it calls the pool (apply_async, say), which needs the engine. The code
+    // around it is ready for the pool to change meanwhile, as for a callback that calls the pool.
+    if (!Collector::on_this_thread() || gate_.depth_here() != 1) {
+        settle(std::forward<Settle>(step));
+        return;
+    }
+    struct LetGo {
+        EngineGate& gate;
+        explicit LetGo(EngineGate& g) : gate(g) { gate.leave(false); }
+        LetGo(const LetGo&) = delete;
+        LetGo& operator=(const LetGo&) = delete;
+        ~LetGo() { gate.enter(); }
+    };
+    ++settling_;
+    try {
+        const LetGo let_go(gate_);
+        step();
+    } catch (...) {
+        deferred_.push_back(std::current_exception());
+    }
+    --settling_;
+    gate_.notify_settled();
+}
+
 void ApplyQueue::rethrow_deferred() {
     if (deferred_.empty()) return;
     std::exception_ptr first = std::move(deferred_.front());
@@ -275,7 +335,7 @@ void ApplyQueue::handle(PoolCore& core, WorkerNews& news) {
             running_.erase(found);
             if (!state) return;  // it timed out and was reported then
             if (news.kind == WorkerNews::Kind::chunk_done) {
-                settle([&] { state->succeed(news.results); });
+                settle_task([&] { state->succeed(news.results); });
             } else {
                 news.error.task_index = -1;  // an apply task has no position in an input
                 std::exception_ptr failure;
@@ -284,7 +344,7 @@ void ApplyQueue::handle(PoolCore& core, WorkerNews& news) {
                 } catch (...) {
                     failure = std::current_exception();
                 }
-                settle([&] { state->fail(failure); });
+                settle_task([&] { state->fail(failure); });
             }
             return;
         }
@@ -328,7 +388,7 @@ void ApplyQueue::handle_overdue(PoolCore& core, const WorkerNews& news) {
                 news.worker, overdue, "an apply task",
                 running.queued.task.kernel->describe_task(running.queued.task.chunk, 0)));
             std::shared_ptr<AsyncState> state = std::move(running.queued.task.state);
-            settle([&] { state->fail(failure); });
+            settle_task([&] { state->fail(failure); });
             return;
         }
         case WorkerClock::Phase::idle:
@@ -383,7 +443,7 @@ void ApplyQueue::handle_end(int worker, const WorkerEnding& end) {
         task_timed_out
             ? std::make_exception_ptr(task_timeout(worker, *overdue, "an apply task", args))
             : std::make_exception_ptr(died_running(worker, end.status, running_apply_task(args)));
-    settle([&] { dead.queued.task.state->fail(failure); });
+    settle_task([&] { dead.queued.task.state->fail(failure); });
 }
 
 }  // namespace mpire::detail

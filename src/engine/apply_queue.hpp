@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -9,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/engine_gate.hpp"
 #include "engine/workers.hpp"
 #include "mpire/detail/engine.hpp"
 #include "progress/progress_bar.hpp"
@@ -24,13 +26,23 @@ class PoolCore;
 /// settled.
 class ApplyQueue {
 public:
+    /// `gate`: the pool's, which the collector lets go of while a callback runs.
+    explicit ApplyQueue(EngineGate& gate) : gate_(gate) {}
+
     /// How a wait for apply tasks ended.
-    enum class WaitEnd { done, timed_out, wanted };
+    enum class WaitEnd {
+        done,
+        timed_out,
+        wanted,    // another thread claims the engine
+        settling,  // what is left settles on the collector, which runs callbacks
+    };
 
     /// Queues the task and hands it to a worker if one can take it.
     void submit(PoolCore& core, ApplyTask task);
-    /// Nothing is queued, running, or waiting for a worker to restart.
+    /// Nothing is queued, running, settling, or waiting for a worker to restart.
     [[nodiscard]] bool idle(const PoolCore& core) const noexcept;
+    /// The same, tasks whose callbacks run aside.
+    [[nodiscard]] bool nothing_to_drive(const PoolCore& core) const noexcept;
     /// Drives the pool until `done()`, or `deadline` passed, or (when this thread entered the
     /// engine once) another thread wants the engine. Rethrows what a callback threw meanwhile.
     template <class Done>
@@ -45,7 +57,7 @@ public:
     /// Whether the collector has work: tasks run or wait for a live worker, or workers leave.
     [[nodiscard]] bool background_work(const PoolCore& core) const noexcept;
     /// The collector stops driving until a caller's thread drives (background_work() is false).
-    void stall() noexcept { stalled_ = true; }
+    void stall(PoolCore& core) noexcept;
     /// Sends queued tasks to workers that can take them. On the collector's thread it starts
     /// no worker its backend cannot start there; the tasks wait for a caller then (stalled_).
     void dispatch(PoolCore& core);
@@ -93,8 +105,12 @@ private:
     // caller that drives the pool.
     template <class Settle>
     void settle(Settle&& step);
+    // The same for a step that settles a task, running its callback.
+    template <class Settle>
+    void settle_task(Settle&& step);
     void rethrow_deferred();
 
+    EngineGate& gate_;
     std::deque<Queued> pending_;
     std::unordered_map<std::uint64_t, Running> running_;  // by chunk id
     std::deque<WorkerNews> unhandled_;  // received from the workers, not handled yet
@@ -102,6 +118,8 @@ private:
     ApplyHooks hooks_;
     bool hooks_pinned_ = false;
     bool stalled_ = false;  // tasks wait for a caller's thread to start workers
+    // Tasks whose callback the collector runs, the engine let go; read by drain() without it.
+    std::atomic<int> settling_{0};
 
     // The apply progress bar: the tasks it counts that are not settled yet, and how many it
     // counts in all.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <thread>
 
 namespace mpire::detail {
@@ -22,9 +23,11 @@ public:
 
     /// Whether the calling thread is a pool's collector.
     [[nodiscard]] static bool on_this_thread() noexcept;
+    /// Whether the calling thread is this collector.
+    [[nodiscard]] bool runs_here() const noexcept;
 
 private:
-    void run() noexcept;
+    static void run(const std::weak_ptr<PoolCore>& weak, PoolCore* raw) noexcept;
 
     PoolCore& core_;
     std::thread thread_;

@@ -5,7 +5,7 @@ namespace mpire::detail {
 void EngineGate::take() noexcept {
     owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     depth_ = 1;
-    ++entries_;
+    collector_holds_ = std::this_thread::get_id() == collector_id_;
 }
 
 int EngineGate::depth_here() const noexcept {
@@ -56,6 +56,18 @@ GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Dea
     return entry;
 }
 
+bool EngineGate::await_erased(const std::function<bool()>& done, Deadline deadline) {
+    std::unique_lock lock(mutex_);
+    sleepers_.fetch_add(1, std::memory_order_relaxed);
+    if (deadline) {
+        changed_.wait_until(lock, *deadline, done);
+    } else {
+        changed_.wait(lock, done);
+    }
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    return done();
+}
+
 bool EngineGate::try_enter() {
     if (owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
         const std::lock_guard lock(mutex_);
@@ -72,7 +84,6 @@ void EngineGate::leave(bool work_left) noexcept {
     std::unique_lock lock(mutex_);
     if (--depth_ > 0) return;
     owner_.store(std::thread::id(), std::memory_order_relaxed);
-    collector_holds_ = false;
     work_left_ = work_left;
     const bool wake =
         sleepers_.load(std::memory_order_relaxed) > 0 || (collector_sleeping_ && work_left);
@@ -89,27 +100,29 @@ void EngineGate::notify_settled() noexcept {
 
 bool EngineGate::collector_turn() {
     std::unique_lock lock(mutex_);
+    collector_id_ = std::this_thread::get_id();
     for (;;) {
         collector_sleeping_ = true;
-        changed_.wait(lock, [&] {
-            return closed_ ||
-                   (work_left_ && depth_ == 0 && wanting_.load(std::memory_order_relaxed) == 0);
-        });
+        // Woken once work is left, it watches (below) rather than sleep again at once: the
+        // caller that left work has likely entered again, and each leave would wake it anew.
+        changed_.wait(lock, [&] { return closed_ || work_left_; });
         collector_sleeping_ = false;
-        if (closed_) return false;
-        // A caller that takes turns with the workers enters again within microseconds: the
-        // collector leaves the engine to it rather than take it and be interrupted.
-        const std::uint64_t seen = entries_;
-        changed_.wait_until(lock, std::chrono::steady_clock::now() + collector_grace,
-                            [&] { return closed_ || entries_ != seen; });
-        if (closed_) return false;
-        if (entries_ != seen || depth_ != 0 || !work_left_ ||
-            wanting_.load(std::memory_order_relaxed) != 0) {
-            continue;
+        // Awake, it looks again every grace period rather than be woken at every leave: a
+        // caller that drives (a loop of apply calls) keeps the engine, one that only submits
+        // does not keep the collector out.
+        for (;;) {
+            const std::uint64_t seen = drives_.load(std::memory_order_relaxed);
+            changed_.wait_until(lock, std::chrono::steady_clock::now() + collector_grace,
+                                [&] { return closed_; });
+            if (closed_) return false;
+            if (depth_ != 0) continue;
+            if (!work_left_) break;
+            if (wanting_.load(std::memory_order_relaxed) == 0 &&
+                drives_.load(std::memory_order_relaxed) == seen) {
+                take();
+                return true;
+            }
         }
-        take();
-        collector_holds_ = true;
-        return true;
     }
 }
 

@@ -19,8 +19,8 @@ namespace mpire::detail {
 /// worker wait for that.
 ///
 /// It also decides when the pool's collector thread (collector.hpp) drives: when work is left
-/// that nobody else drives, and the engine has stayed free for `collector_grace` (a caller that
-/// takes turns with the workers, as a loop of `apply` calls does, keeps the engine itself).
+/// and, for a whole `collector_grace`, nobody waited for the workers (a caller that takes turns
+/// with the workers, as a loop of `apply` calls does, keeps the engine itself).
 class EngineGate {
 public:
     using Interrupt = std::function<void()>;
@@ -48,6 +48,12 @@ public:
     void enter() {
         (void)enter_unless([] { return false; }, std::nullopt);
     }
+    /// Waits, without the engine, until `done()` (checked as tasks settle) or `deadline`;
+    /// returns done().
+    template <class Done>
+    bool await(const Done& done, Deadline deadline) {
+        return await_erased(std::cref(done), deadline);
+    }
     /// Enters when the engine is free and nobody waits for it; never blocks.
     [[nodiscard]] bool try_enter();
     /// Leaves once for each enter. `work_left`, given by the last leave: apply work is left that
@@ -67,6 +73,8 @@ public:
     [[nodiscard]] bool wanted() const noexcept {
         return wanting_.load(std::memory_order_relaxed) > 0;
     }
+    /// A driver is about to wait for the workers: the collector leaves the engine to it.
+    void note_drive() noexcept { drives_.fetch_add(1, std::memory_order_relaxed); }
     /// Wakes threads waiting in enter_unless() whose `done()` may now hold (a task settled).
     void notify_settled() noexcept;
 
@@ -79,6 +87,7 @@ public:
 private:
     GateEntry enter_unless_erased(const std::function<bool()>& done, Deadline deadline,
                                   Claim claim);
+    bool await_erased(const std::function<bool()>& done, Deadline deadline);
     void take() noexcept;  // with mutex_ held
 
     Interrupt interrupt_;
@@ -87,13 +96,14 @@ private:
     // Written under mutex_; atomic so that a thread can ask whether it is the owner.
     std::atomic<std::thread::id> owner_{};
     int depth_ = 0;                    // under mutex_
-    std::uint64_t entries_ = 0;        // under mutex_: how many times the engine was taken
+    std::thread::id collector_id_{};   // under mutex_
     bool work_left_ = false;           // under mutex_
     bool collector_holds_ = false;     // under mutex_
     bool collector_sleeping_ = false;  // under mutex_: leave() must wake it when work is left
     bool closed_ = false;              // under mutex_
     std::atomic<int> wanting_{0};      // threads blocked in enter_unless() that claim it
-    std::atomic<int> sleepers_{0};     // threads waiting on changed_ (for the engine or done())
+    std::atomic<std::uint64_t> drives_{0};
+    std::atomic<int> sleepers_{0};  // threads waiting on changed_ (for the engine or done())
 };
 
 }  // namespace mpire::detail

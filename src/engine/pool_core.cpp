@@ -77,7 +77,7 @@ PoolCore::PoolCore(const PoolOptions& options, const BackendMaker& make_backend,
             "daemon = false to nest pools");
     }
     workers = make_worker_table(options, n_jobs, make_backend);
-    applies = std::make_unique<ApplyQueue>();
+    applies = std::make_unique<ApplyQueue>(gate);
 }
 
 PoolCore::~PoolCore() { stop_collector(); }
@@ -89,7 +89,13 @@ void PoolCore::start_collector() {
     collecting_ = true;
 }
 
-void PoolCore::stop_collector() noexcept { collector_.reset(); }
+void PoolCore::stop_collector() noexcept {
+    if (collector_ && collector_->runs_here()) {
+        gate.close();  // its thread ends after this callback; ~PoolCore lets it go
+        return;
+    }
+    collector_.reset();
+}
 
 void PoolCore::leave_engine() noexcept {
     // Only the last leave tells; asked at every leave, the answer would cost nothing more.
@@ -264,8 +270,17 @@ bool wait_for(PoolCore& core, std::span<const AsyncState* const> states, WaitFor
             const AdoptedLease lease(core);
             end = core.applies->wait_until(core, done, deadline);
         }
-        // Wanted: this thread let go of the engine; it waits for it again, or for the tasks.
-        if (end != ApplyQueue::WaitEnd::wanted) return end == ApplyQueue::WaitEnd::done;
+        switch (end) {
+            case ApplyQueue::WaitEnd::done:
+                return true;
+            case ApplyQueue::WaitEnd::timed_out:
+                return false;
+            case ApplyQueue::WaitEnd::wanted:  // it waits for the engine again, or the tasks
+                break;
+            case ApplyQueue::WaitEnd::settling:
+                if (!core.gate.await(done, deadline)) return false;
+                break;
+        }
     }
 }
 

@@ -26,7 +26,7 @@ using BackendMaker = std::function<std::unique_ptr<Backend>(
 /// who may use them (a map call or the apply queue, in turns). One thread at a time uses it:
 /// the one that holds the engine (`gate`, EngineLease); the other members are read and written
 /// only by that thread.
-class PoolCore {
+class PoolCore : public std::enable_shared_from_this<PoolCore> {
 public:
     /// `collect_in_background`: apply tasks progress on a collector thread when no caller
     /// waits (tests that drive a fake backend by hand turn it off).
@@ -62,7 +62,8 @@ public:
 
     /// Starts the collector thread, once, when the pool collects in the background.
     void start_collector();
-    /// Stops the collector thread (the pool was destroyed: nothing is left to collect).
+    /// Stops the collector thread (the pool was destroyed: nothing is left to collect). On the
+    /// collector's own thread (a callback destroyed the pool) it only tells it to end.
     void stop_collector() noexcept;
     /// Leaves the engine once (EngineLease), telling the collector whether work is left for it.
     void leave_engine() noexcept;

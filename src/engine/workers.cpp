@@ -52,6 +52,11 @@ bool WorkerTable::any_started() const noexcept {
                        [](const Record& r) { return r.state != State::absent; });
 }
 
+bool WorkerTable::all_started() const noexcept {
+    return std::all_of(records_.begin(), records_.end(),
+                       [](const Record& r) { return r.state != State::absent; });
+}
+
 bool WorkerTable::any_leaving() const noexcept {
     for (int w = 0; w < size(); ++w) {
         if (leaving(w)) return true;

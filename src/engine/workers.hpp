@@ -110,6 +110,8 @@ public:
     [[nodiscard]] bool running(int w);
     /// Whether any worker was started and not yet seen to end.
     [[nodiscard]] bool any_started() const noexcept;
+    /// Whether every worker was started and not yet seen to end.
+    [[nodiscard]] bool all_started() const noexcept;
     /// Whether a worker was told to retire or stop and has not ended yet.
     [[nodiscard]] bool any_leaving() const noexcept;
     /// Workers started under an older setup are not fit for new work (renew_setup()).
