@@ -255,8 +255,9 @@ struct NoCallback {};
 ///         .error_callback = [](std::exception_ptr error) { /* rethrow and inspect */ }});
 ///
 /// The callback receives the result (as an lvalue; nothing for `void` tasks), the error
-/// callback the task's exception. Either runs once, in the calling process, on the thread that
-/// waits for the pool (in `get`, `wait`, a map call or `stop_and_join`), never on a worker.
+/// callback the task's exception. Either runs once, in the calling process, never on a worker:
+/// on a thread that waits for the pool (in `get`, `wait`, a map call or `stop_and_join`), or
+/// else on the pool's collector thread (docs/apply.md).
 template <class Callback = NoCallback, class ErrorCallback = NoCallback>
 struct ApplyOptions {
     Callback callback{};
