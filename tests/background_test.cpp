@@ -369,6 +369,12 @@ TEST_F(BackgroundForkTest, TerminateFromAnotherThreadEndsAMapInProgress) {
 // A worker forked while the collector of another pool runs callbacks, allocates and throws must
 // not inherit a lock it needs: 1000 fresh workers each allocate, format and throw and catch.
 TEST_F(BackgroundForkTest, WorkersForkedWhileACollectorIsBusyRunFreely) {
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer replaces malloc with an allocator (GCC 12's) that takes no lock around
+    // fork(): a child forked while another thread allocates can hang in it. glibc's malloc, which
+    // this test is about, does; ThreadSanitizer runs it in CI.
+    GTEST_SKIP() << "AddressSanitizer's allocator is not fork-safe across threads";
+#endif
     WorkerPool busy({.n_jobs = 2});
     std::atomic<bool> stop{false};
     std::atomic<int> callbacks{0};

@@ -69,7 +69,14 @@ ApplyQueue::WaitEnd ApplyQueue::wait_until_erased(PoolCore& core, const std::fun
         rethrow_deferred();
         if (done()) return WaitEnd::done;
         // The collector runs a callback without the engine: the task turns ready there.
-        if (settling_ > 0 && nothing_to_drive(core)) return WaitEnd::settling;
+        if (settling_ > 0 && nothing_to_drive(core)) {
+            if (Collector::on_this_thread()) {
+                throw std::logic_error(
+                    "mpire: a callback waits for an apply task whose own callback runs on this "
+                    "same thread (it, or a callback it was called from): it would wait forever");
+            }
+            return WaitEnd::settling;
+        }
         if (idle(core)) {
             throw std::logic_error("mpire: waiting for an apply task its pool does not hold");
         }
@@ -92,16 +99,12 @@ void ApplyQueue::drain(PoolCore& core) {
         }
         // On the collector, the tasks settling are its own callbacks, up this thread's stack.
         if (settling_ == 0 || Collector::on_this_thread()) break;
-        // The collector runs callbacks without the engine and needs it back to finish them.
-        if (gate_.depth_here() != 1) {
-            throw std::logic_error(
-                "mpire: a call that waits for every apply task (a map call, stop_and_join) "
-                "inside a callback, while the pool's collector runs another callback; make it "
-                "from your own thread");
-        }
-        gate_.leave(false);
+        // The collector runs callbacks without the engine; they settle without it, so a nested
+        // call (inside a callback of this thread's) waits for them holding it.
+        const bool let_go = gate_.depth_here() == 1;
+        if (let_go) gate_.leave(false);
         (void)gate_.await([this] { return settling_ == 0; }, std::nullopt);
-        gate_.enter();
+        if (let_go) gate_.enter();
     }
     rethrow_deferred();
 }
@@ -294,22 +297,29 @@ void ApplyQueue::settle_task(Settle&& step) {
         settle(std::forward<Settle>(step));
         return;
     }
+    // The task is settled (and waiters told) before the engine is taken back: a waiter that
+    // holds the engine meanwhile (inside a callback of its own) must not wait for that.
     struct LetGo {
         EngineGate& gate;
-        explicit LetGo(EngineGate& g) : gate(g) { gate.leave(false); }
+        std::atomic<int>& settling;
+        LetGo(EngineGate& g, std::atomic<int>& s) : gate(g), settling(s) {
+            ++settling;
+            gate.leave(false);
+        }
         LetGo(const LetGo&) = delete;
         LetGo& operator=(const LetGo&) = delete;
-        ~LetGo() { gate.enter(); }
+        ~LetGo() {
+            --settling;
+            gate.notify_settled();
+            gate.enter();
+        }
     };
-    ++settling_;
     try {
-        const LetGo let_go(gate_);
+        const LetGo let_go(gate_, settling_);
         step();
     } catch (...) {
         deferred_.push_back(std::current_exception());
     }
-    --settling_;
-    gate_.notify_settled();
 }
 
 void ApplyQueue::rethrow_deferred() {

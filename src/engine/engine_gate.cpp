@@ -115,8 +115,8 @@ bool EngineGate::collector_turn() {
             changed_.wait_until(lock, std::chrono::steady_clock::now() + collector_grace,
                                 [&] { return closed_; });
             if (closed_) return false;
+            if (!work_left_) break;  // what the holder leaves tells it (a map call leaves none)
             if (depth_ != 0) continue;
-            if (!work_left_) break;
             if (wanting_.load(std::memory_order_relaxed) == 0 &&
                 drives_.load(std::memory_order_relaxed) == seen) {
                 take();
