@@ -22,40 +22,11 @@ using mpire::ApplyOptions;
 using mpire::AsyncResult;
 using mpire::StartMethod;
 using mpire::WorkerPool;
+using mpire::test::Gate;
 using mpire::test::MoveOnly;
 using namespace std::chrono_literals;
 
 int add(int a, int b) { return a + b; }
-
-/// A gate a task waits at until the test opens it: a pipe the workers inherit (fork) or share
-/// (threads). Lets a test hold a task unfinished without sleeping.
-class Gate {
-public:
-    Gate() {
-        if (::pipe(fds_) != 0) throw std::runtime_error("pipe");
-    }
-    Gate(const Gate&) = delete;
-    Gate& operator=(const Gate&) = delete;
-    ~Gate() {
-        ::close(fds_[0]);
-        ::close(fds_[1]);
-    }
-    [[nodiscard]] int read_end() const { return fds_[0]; }
-    /// Lets `n` waiting tasks through.
-    void open(int n = 1) {
-        const std::string bytes(static_cast<std::size_t>(n), 'x');
-        ASSERT_EQ(::write(fds_[1], bytes.data(), bytes.size()), n);
-    }
-    /// A task body: blocks until the gate opens once, then returns `value`.
-    static int pass(int read_end, int value) {
-        char c = 0;
-        if (::read(read_end, &c, 1) != 1) throw std::runtime_error("gate closed");
-        return value;
-    }
-
-private:
-    int fds_[2] = {-1, -1};
-};
 
 class ApplyTest : public mpire::test::StartMethodTest {
 protected:

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,41 +25,10 @@ using mpire::ApplyOptions;
 using mpire::AsyncResult;
 using mpire::StartMethod;
 using mpire::WorkerPool;
+using mpire::test::Gate;
 using namespace std::chrono_literals;
 
-// A pipe whose read end a task blocks on until the test writes: it holds a worker busy for as
-// long as the test needs, without sleeping. Fork workers inherit it; threads share it.
-class Gate {
-public:
-    Gate() {
-        if (::pipe(fds_.data()) != 0) throw std::runtime_error("pipe");
-    }
-    Gate(const Gate&) = delete;
-    Gate& operator=(const Gate&) = delete;
-    ~Gate() {
-        ::close(fds_[0]);
-        ::close(fds_[1]);
-    }
-    [[nodiscard]] int read_end() const { return fds_[0]; }
-    [[nodiscard]] int write_end() const { return fds_[1]; }
-    // Lets `n` blocked tasks go.
-    void open(int n = 1) const {
-        for (int i = 0; i < n; ++i) ASSERT_EQ(::write(fds_[1], "x", 1), 1);
-    }
-    // Blocks until a task wrote to it.
-    void await_signal() const {
-        char c = 0;
-        ASSERT_EQ(::read(fds_[0], &c, 1), 1);
-    }
-
-private:
-    std::array<int, 2> fds_{};
-};
-
-int wait_at(int fd) {
-    char c = 0;
-    return ::read(fd, &c, 1) == 1 ? 1 : -1;
-}
+int wait_at(int fd) { return Gate::pass(fd, 1); }
 int twice(int x) { return 2 * x; }
 int fail_with(int x) { throw std::invalid_argument("bad " + std::to_string(x)); }
 int signal_then_wait(int signal_fd, int wait_fd) {

@@ -88,6 +88,42 @@ inline bool wait_for_exit(pid_t pid, int limit_ms = 10000) {
     return exited;
 }
 
+/// A gate a task waits at until the test opens it: a pipe the workers inherit (fork) or share
+/// (threads). Lets a test hold a task unfinished, or learn that one started, without sleeping.
+class Gate {
+public:
+    Gate() {
+        if (::pipe(fds_) != 0) throw std::runtime_error("pipe");
+    }
+    Gate(const Gate&) = delete;
+    Gate& operator=(const Gate&) = delete;
+    ~Gate() {
+        ::close(fds_[0]);
+        ::close(fds_[1]);
+    }
+    [[nodiscard]] int read_end() const { return fds_[0]; }
+    [[nodiscard]] int write_end() const { return fds_[1]; }
+    /// Lets `n` waiting tasks through.
+    void open(int n = 1) const {
+        const std::string bytes(static_cast<std::size_t>(n), 'x');
+        ASSERT_EQ(::write(fds_[1], bytes.data(), bytes.size()), n);
+    }
+    /// Blocks until a task wrote to `write_end()`.
+    void await_signal() const {
+        char c = 0;
+        ASSERT_EQ(::read(fds_[0], &c, 1), 1);
+    }
+    /// A task body: blocks until the gate opens once, then returns `value`.
+    static int pass(int read_end, int value) {
+        char c = 0;
+        if (::read(read_end, &c, 1) != 1) throw std::runtime_error("gate closed");
+        return value;
+    }
+
+private:
+    int fds_[2] = {-1, -1};
+};
+
 /// Snapshot of what a pool's workers may leave behind; compare before and after. (A live pool
 /// holds one shared mapping of its own; see `count_shared_mappings` for after its end.)
 struct Resources {

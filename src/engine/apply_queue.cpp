@@ -81,7 +81,7 @@ ApplyQueue::WaitEnd ApplyQueue::wait_until_erased(PoolCore& core, const std::fun
             throw std::logic_error("mpire: waiting for an apply task its pool does not hold");
         }
         // Inside a callback this thread runs, the engine is not its to give away.
-        if (core.gate.wanted() && core.gate.depth_here() == 1) return WaitEnd::wanted;
+        if (gate_.wanted() && gate_.depth_here() == 1) return WaitEnd::wanted;
         if (!drive_once(core, deadline)) {
             if (stalled_ && Collector::on_this_thread()) throw_stalled();
             return WaitEnd::timed_out;
@@ -117,7 +117,7 @@ void ApplyQueue::throw_stalled() {
 }
 
 void ApplyQueue::drive_in_background(PoolCore& core) {
-    while (!core.gate.wanted() && background_work(core)) drive_once(core, std::nullopt);
+    while (!gate_.wanted() && background_work(core)) drive_once(core, std::nullopt);
 }
 
 void ApplyQueue::stall(PoolCore& core) noexcept {
@@ -126,9 +126,7 @@ void ApplyQueue::stall(PoolCore& core) noexcept {
 }
 
 bool ApplyQueue::background_work(const PoolCore& core) const noexcept {
-    if (core.busy || stalled_) return false;
-    return !running_.empty() || !unhandled_.empty() || !pending_.empty() ||
-           core.workers->any_leaving();
+    return !core.busy && !stalled_ && !nothing_to_drive(core);
 }
 
 bool ApplyQueue::cancel(const AsyncState& state) {
@@ -207,7 +205,7 @@ bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
     }
     dispatch(core);
     update_progress();
-    core.gate.notify_settled();
+    gate_.notify_settled();
     return true;
 }
 

@@ -98,7 +98,7 @@ void PoolCore::stop_collector() noexcept {
 }
 
 void PoolCore::leave_engine() noexcept {
-    // Only the last leave tells; asked at every leave, the answer would cost nothing more.
+    // The gate reads it at the last leave only; working it out at every leave is cheap.
     const bool work_left = collecting_ && applies->background_work(*this);
     gate.leave(work_left);
 }
