@@ -34,7 +34,7 @@ GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Dea
         // The driver may be blocked in a worker wait: it lets go once that returns.
         interrupt_();
     }
-    sleepers_.fetch_add(1, std::memory_order_relaxed);
+    sleepers_.fetch_add(1);  // seq_cst: pairs with notify_settled()'s fence
     const auto free_or_done = [&] { return depth_ == 0 || done(); };
     bool woke = true;
     if (deadline) {
@@ -58,7 +58,7 @@ GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Dea
 
 bool EngineGate::await_erased(const std::function<bool()>& done, Deadline deadline) {
     std::unique_lock lock(mutex_);
-    sleepers_.fetch_add(1, std::memory_order_relaxed);
+    sleepers_.fetch_add(1);  // seq_cst: pairs with notify_settled()'s fence
     if (deadline) {
         changed_.wait_until(lock, *deadline, done);
     } else {
@@ -92,6 +92,9 @@ void EngineGate::leave(bool work_left) noexcept {
 }
 
 void EngineGate::notify_settled() noexcept {
+    // A waiter counts itself, then reads its tasks; the settler published them, then reads the
+    // count. The fence keeps the two from each missing the other's write.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_relaxed) == 0) return;
     // Taken so that a waiter between its check of done() and its sleep cannot miss this.
     { const std::lock_guard lock(mutex_); }
