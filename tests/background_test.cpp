@@ -300,6 +300,29 @@ TEST_P(BackgroundTest, ACallbackMayDestroyThePool) {
     EXPECT_EQ(r.get(), 6);
 }
 
+// A thread waits, inside a callback of its own, for a task whose callback the collector runs and
+// which calls the pool: the waiting thread lets go of the pool meanwhile.
+TEST_P(BackgroundTest, ANestedWaitLetsTheCollectorsCallbackCallThePool) {
+    WorkerPool pool({.n_jobs = 2, .start_method = GetParam()});
+    Tally started;
+    std::atomic<bool> go{false};
+    std::optional<AsyncResult<int>> from_callback;
+    auto first = pool.apply_async(&twice, 1, ApplyOptions{.callback = [&](int) {
+        started.add();
+        while (!go) std::this_thread::yield();
+        from_callback.emplace(pool.apply_async(&twice, 5));
+    }});
+    ASSERT_TRUE(started.reaches(1));  // the collector runs first's callback
+    auto second = pool.apply_async(&twice, 2, ApplyOptions{.callback = [&](int) {
+        go = true;
+        EXPECT_EQ(first.get(), 2);
+    }});
+    EXPECT_EQ(second.get(), 4);
+    pool.stop_and_join();
+    ASSERT_TRUE(from_callback.has_value());
+    EXPECT_EQ(from_callback->get(), 10);
+}
+
 MPIRE_TEST_ON_EVERY_START_METHOD(BackgroundTest);
 
 class BackgroundForkTest : public mpire::test::LeakChecked<> {};

@@ -67,9 +67,11 @@ ApplyQueue::WaitEnd ApplyQueue::wait_until_erased(PoolCore& core, const std::fun
                                                   Deadline deadline) {
     for (;;) {
         rethrow_deferred();
+        // Read first: a callback that ends between the two reads has made its task ready.
+        const bool settling = settling_ > 0;
         if (done()) return WaitEnd::done;
         // The collector runs a callback without the engine: the task turns ready there.
-        if (settling_ > 0 && nothing_to_drive(core)) {
+        if (settling && nothing_to_drive(core)) {
             if (Collector::on_this_thread()) {
                 throw std::logic_error(
                     "mpire: a callback waits for an apply task whose own callback runs on this "
@@ -77,7 +79,7 @@ ApplyQueue::WaitEnd ApplyQueue::wait_until_erased(PoolCore& core, const std::fun
             }
             return WaitEnd::settling;
         }
-        if (idle(core)) {
+        if (!settling && nothing_to_drive(core)) {
             throw std::logic_error("mpire: waiting for an apply task its pool does not hold");
         }
         // Inside a callback this thread runs, the engine is not its to give away.
@@ -99,12 +101,11 @@ void ApplyQueue::drain(PoolCore& core) {
         }
         // On the collector, the tasks settling are its own callbacks, up this thread's stack.
         if (settling_ == 0 || Collector::on_this_thread()) break;
-        // The collector runs callbacks without the engine; they settle without it, so a nested
-        // call (inside a callback of this thread's) waits for them holding it.
-        const bool let_go = gate_.depth_here() == 1;
-        if (let_go) gate_.leave(false);
+        // The collector runs callbacks without the engine, and they may call the pool: this
+        // thread lets go of it wholly (also inside a callback of its own) while it waits.
+        const int depth = gate_.leave_all();
         (void)gate_.await([this] { return settling_ == 0; }, std::nullopt);
-        if (let_go) gate_.enter();
+        gate_.enter_again(depth);
     }
     rethrow_deferred();
 }
@@ -202,6 +203,7 @@ bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
         WorkerNews news = std::move(unhandled_.front());
         unhandled_.pop_front();
         handle(core, news);
+        gate_.notify_settled();  // a later callback of the batch may block: tell waiters now
     }
     dispatch(core);
     update_progress();

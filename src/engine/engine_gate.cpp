@@ -91,6 +91,24 @@ void EngineGate::leave(bool work_left) noexcept {
     if (wake) changed_.notify_all();
 }
 
+int EngineGate::leave_all() noexcept {
+    const int depth = depth_here();
+    if (depth == 0) return 0;
+    {
+        const std::lock_guard lock(mutex_);
+        depth_ = 1;
+    }
+    leave(false);
+    return depth;
+}
+
+void EngineGate::enter_again(int depth) {
+    if (depth == 0) return;
+    enter();
+    const std::lock_guard lock(mutex_);
+    depth_ = depth;
+}
+
 void EngineGate::notify_settled() noexcept {
     // A waiter counts itself, then reads its tasks; the settler published them, then reads the
     // count. The fence keeps the two from each missing the other's write.

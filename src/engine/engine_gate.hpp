@@ -59,6 +59,10 @@ public:
     /// Leaves once for each enter. `work_left`, given by the last leave: apply work is left that
     /// the collector may drive.
     void leave(bool work_left) noexcept;
+    /// Lets go of the engine however many times this thread entered (0 when it holds none), for
+    /// a wait that others must be able to drive through; enter_again() restores it.
+    [[nodiscard]] int leave_all() noexcept;
+    void enter_again(int depth);
     /// Lets go of the engine, held once by this thread, for a thread that wants it; then as
     /// enter_unless().
     template <class Done>

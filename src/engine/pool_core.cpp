@@ -277,9 +277,15 @@ bool wait_for(PoolCore& core, std::span<const AsyncState* const> states, WaitFor
                 return false;
             case ApplyQueue::WaitEnd::wanted:  // it waits for the engine again, or the tasks
                 break;
-            case ApplyQueue::WaitEnd::settling:
-                if (!core.gate.await(done, deadline)) return false;
+            case ApplyQueue::WaitEnd::settling: {
+                // Inside a callback this thread still holds the engine, which the collector's
+                // callback may need: it lets go wholly while it waits.
+                const int depth = core.gate.leave_all();
+                const bool ready = core.gate.await(done, deadline);
+                if (depth > 0) core.gate.enter_again(depth);
+                if (!ready) return false;
                 break;
+            }
         }
     }
 }
