@@ -343,6 +343,51 @@ TEST_F(BackgroundForkTest, AReplacementTheCollectorMayNotForkIsStartedByReady) {
     EXPECT_THROW(dying.get(), mpire::WorkerDiedError);
 }
 
+// A callback the collector runs waits for a task that needs the dead worker's replacement. The
+// collector may not fork it: the callback waits until a caller's thread does (here, ready()).
+TEST_F(BackgroundForkTest, ACollectorCallbackWaitsForAReplacementACallerForks) {
+    WorkerPool pool({.n_jobs = 1});
+    std::thread::id callback_thread;
+    int next_result = 0;
+    auto first = pool.apply_async(&twice, 1, ApplyOptions{.callback = [&](int) {
+        callback_thread = std::this_thread::get_id();
+        next_result = pool.apply_async(&twice, 21).get();
+    }});
+    auto dying = pool.apply_async([] {
+        ::raise(SIGKILL);
+        return 0;
+    });
+    ASSERT_TRUE(becomes_ready(first));  // only ready(): this thread never drives the pool
+    EXPECT_NE(callback_thread, std::this_thread::get_id());
+    EXPECT_EQ(next_result, 42);
+    EXPECT_EQ(first.get(), 2);
+    EXPECT_THROW(dying.get(), mpire::WorkerDiedError);
+}
+
+// The same wait, bounded, ends at its deadline when no caller forks meanwhile.
+TEST_F(BackgroundForkTest, ABoundedWaitOfACollectorCallbackEndsAtItsDeadline) {
+    WorkerPool pool({.n_jobs = 1});
+    const Gate waited;
+    std::string outcome;
+    auto first = pool.apply_async(&twice, 1, ApplyOptions{.callback = [&](int) {
+        try {
+            auto next = pool.apply_async(&twice, 21);
+            outcome = next.wait(20ms) ? "ready" : "timed out";
+        } catch (const std::exception& e) {
+            outcome = e.what();
+        }
+        waited.open();
+    }});
+    auto dying = pool.apply_async([] {
+        ::raise(SIGKILL);
+        return 0;
+    });
+    waited.await_signal();
+    EXPECT_EQ(outcome, "timed out");
+    EXPECT_EQ(first.get(), 2);
+    EXPECT_THROW(dying.get(), mpire::WorkerDiedError);
+}
+
 // terminate() on another thread reaches a map call that waits for its workers.
 TEST_F(BackgroundForkTest, TerminateFromAnotherThreadEndsAMapInProgress) {
     WorkerPool pool({.n_jobs = 2});

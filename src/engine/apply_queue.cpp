@@ -85,8 +85,7 @@ ApplyQueue::WaitEnd ApplyQueue::wait_until_erased(PoolCore& core, const std::fun
         // Inside a callback this thread runs, the engine is not its to give away.
         if (gate_.wanted() && gate_.depth_here() == 1) return WaitEnd::wanted;
         if (!drive_once(core, deadline)) {
-            if (stalled_ && Collector::on_this_thread()) throw_stalled();
-            return WaitEnd::timed_out;
+            return stalled_ && Collector::on_this_thread() ? WaitEnd::stalled : WaitEnd::timed_out;
         }
     }
 }
@@ -95,7 +94,7 @@ void ApplyQueue::drain(PoolCore& core) {
     for (;;) {
         if (!nothing_to_drive(core)) {
             if (!drive_once(core, std::nullopt) && stalled_ && Collector::on_this_thread()) {
-                throw_stalled();
+                (void)await_caller([] { return false; }, std::nullopt);
             }
             continue;
         }
@@ -110,11 +109,18 @@ void ApplyQueue::drain(PoolCore& core) {
     rethrow_deferred();
 }
 
-void ApplyQueue::throw_stalled() {
-    throw std::logic_error(
-        "mpire: a callback that the pool's collector thread runs waits for apply tasks that need "
-        "a fork worker started, which the collector never does (see docs/apply.md); wait for "
-        "them from one of your own threads");
+void ApplyQueue::set_stalled(bool stalled) noexcept {
+    if (stalled_.exchange(stalled) && !stalled) gate_.notify_settled();
+}
+
+bool ApplyQueue::await_caller(const std::function<bool()>& done, Deadline deadline) {
+    // A callback of the collector waits for a task that needs a fork worker, which only one of
+    // the program's threads starts (fork safety): the first that calls the pool, or one that
+    // waits in it already and takes the engine once this thread lets go of it.
+    const int depth = gate_.leave_all();
+    const bool woke = gate_.await([&] { return done() || !stalled_.load(); }, deadline);
+    gate_.enter_again(depth);
+    return woke;
 }
 
 void ApplyQueue::drive_in_background(PoolCore& core) {
@@ -122,7 +128,7 @@ void ApplyQueue::drive_in_background(PoolCore& core) {
 }
 
 void ApplyQueue::stall(PoolCore& core) noexcept {
-    stalled_ = true;
+    set_stalled(true);
     core.needs_a_caller.store(true, std::memory_order_relaxed);
 }
 
@@ -180,7 +186,7 @@ void ApplyQueue::forget_workers() noexcept {
 }
 
 bool ApplyQueue::drive_once(PoolCore& core, Deadline deadline) {
-    if (!Collector::on_this_thread()) stalled_ = false;  // a caller's thread starts workers
+    if (!Collector::on_this_thread()) set_stalled(false);  // a caller's thread starts workers
     dispatch(core);
     // Tasks that only a caller's thread can start workers for: nothing runs to wait for.
     if (unhandled_.empty() && stalled_ && running_.empty() && !core.workers->any_started()) {
@@ -261,7 +267,7 @@ void ApplyQueue::dispatch(PoolCore& core) {
     // worker left at all, the collector has nothing to drive until then.
     const bool waiting = !may_start && !pending_.empty();
     core.needs_a_caller.store(waiting && !workers.all_started(), std::memory_order_relaxed);
-    stalled_ = waiting && !workers.any_started();
+    set_stalled(waiting && !workers.any_started());
 }
 
 void ApplyQueue::send(PoolCore& core, int worker, Queued queued) {

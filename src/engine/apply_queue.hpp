@@ -35,6 +35,7 @@ public:
         timed_out,
         wanted,    // another thread claims the engine
         settling,  // what is left settles on the collector, which runs callbacks
+        stalled,   // on the collector: what is left waits for a caller's thread to fork workers
     };
 
     /// Queues the task and hands it to a worker if one can take it.
@@ -58,6 +59,11 @@ public:
     [[nodiscard]] bool background_work(const PoolCore& core) const noexcept;
     /// The collector stops driving until a caller's thread drives (background_work() is false).
     void stall(PoolCore& core) noexcept;
+    /// Tasks wait for workers that only a caller's thread may start; read without the engine.
+    [[nodiscard]] bool stalled() const noexcept { return stalled_.load(); }
+    /// On the collector, stalled: lets go of the engine wholly until a caller's thread started
+    /// workers or `done()`; false when `deadline` passed first.
+    bool await_caller(const std::function<bool()>& done, Deadline deadline);
     /// Sends queued tasks to workers that can take them. On the collector's thread it starts
     /// no worker its backend cannot start there; the tasks wait for a caller then (stalled_).
     void dispatch(PoolCore& core);
@@ -94,7 +100,8 @@ private:
     // when the deadline passed, or when the tasks left wait for a worker only a caller's thread
     // may start (stalled_).
     bool drive_once(PoolCore& core, Deadline deadline);
-    [[noreturn]] static void throw_stalled();
+    // A stall that ends wakes a collector's callback waiting for it (await_caller()).
+    void set_stalled(bool stalled) noexcept;
     void send(PoolCore& core, int worker, Queued queued);
     void handle(PoolCore& core, WorkerNews& news);
     void handle_overdue(PoolCore& core, const WorkerNews& news);
@@ -117,7 +124,7 @@ private:
     std::deque<std::exception_ptr> deferred_;
     ApplyHooks hooks_;
     bool hooks_pinned_ = false;
-    bool stalled_ = false;  // tasks wait for a caller's thread to start workers
+    std::atomic<bool> stalled_{false};  // tasks wait for a caller's thread to start workers
     // Tasks whose callback the collector runs, the engine let go; read by drain() without it.
     std::atomic<int> settling_{0};
 

@@ -34,7 +34,9 @@ GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Dea
         // The driver may be blocked in a worker wait: it lets go once that returns.
         interrupt_();
     }
-    sleepers_.fetch_add(1);  // seq_cst: pairs with notify_settled()'s fence
+    sleepers_.fetch_add(1);
+    // Pairs with notify_settled()'s fence: done() below reads what a settler published.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     const auto free_or_done = [&] { return depth_ == 0 || done(); };
     bool woke = true;
     if (deadline) {
@@ -58,7 +60,9 @@ GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Dea
 
 bool EngineGate::await_erased(const std::function<bool()>& done, Deadline deadline) {
     std::unique_lock lock(mutex_);
-    sleepers_.fetch_add(1);  // seq_cst: pairs with notify_settled()'s fence
+    sleepers_.fetch_add(1);
+    // Pairs with notify_settled()'s fence: done() below reads what a settler published.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (deadline) {
         changed_.wait_until(lock, *deadline, done);
     } else {

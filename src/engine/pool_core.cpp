@@ -286,6 +286,9 @@ bool wait_for(PoolCore& core, std::span<const AsyncState* const> states, WaitFor
                 if (!ready) return false;
                 break;
             }
+            case ApplyQueue::WaitEnd::stalled:
+                if (!core.applies->await_caller(done, deadline)) return false;
+                break;
         }
     }
 }
