@@ -2,12 +2,14 @@
 // 14). The suites are named Background* so that CI runs them under ThreadSanitizer too.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -362,6 +364,52 @@ TEST_F(BackgroundForkTest, ACollectorCallbackWaitsForAReplacementACallerForks) {
     EXPECT_EQ(next_result, 42);
     EXPECT_EQ(first.get(), 2);
     EXPECT_THROW(dying.get(), mpire::WorkerDiedError);
+}
+
+// Blocks until thread `tid` of this process sleeps in a futex (a condition variable, a mutex).
+void until_blocked(pid_t tid) {
+    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/syscall";
+    for (;;) {
+        std::ifstream in(path);
+        long call = -1;
+        if (in >> call && call == SYS_futex) return;
+        std::this_thread::yield();
+    }
+}
+
+// This thread waits in the pool for a callback the collector runs; the callback then waits for
+// a task that needs a fork worker. Only this thread may fork it, and it does.
+TEST_F(BackgroundForkTest, AThreadWaitingForACollectorCallbackForksWhatTheCallbackWaitsFor) {
+    for (const bool join : {false, true}) {
+        SCOPED_TRACE(join ? "stop_and_join" : "wait");
+        WorkerPool pool({.n_jobs = 1});
+        const Gate started;
+        const Gate proceed;
+        const Gate kill;
+        std::optional<int> next;
+        auto first = pool.apply_async(&twice, 1, ApplyOptions{.callback = [&](int) {
+            started.open();
+            proceed.await_signal();
+            next = pool.apply_async(&twice, 21).get();
+        }});
+        auto dying = pool.apply_async(&die_at, kill.read_end());
+        started.await_signal();  // the collector runs the callback
+        kill.open();
+        EXPECT_THROW(dying.get(), mpire::WorkerDiedError);  // no worker is left
+        const auto self = static_cast<pid_t>(::syscall(SYS_gettid));
+        std::thread opener([&] {
+            until_blocked(self);
+            proceed.open();
+        });
+        if (join) {
+            pool.stop_and_join();
+        } else {
+            EXPECT_TRUE(first.wait(60s));  // the bound only turns a hang into a failure
+        }
+        opener.join();
+        EXPECT_EQ(next, 42);
+        EXPECT_EQ(first.get(), 2);
+    }
 }
 
 // The same wait, bounded, ends at its deadline when no caller forks meanwhile.

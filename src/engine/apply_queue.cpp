@@ -77,6 +77,7 @@ ApplyQueue::WaitEnd ApplyQueue::wait_until_erased(PoolCore& core, const std::fun
                     "mpire: a callback waits for an apply task whose own callback runs on this "
                     "same thread (it, or a callback it was called from): it would wait forever");
             }
+            set_stalled(false);  // nothing waits for a worker: no stall to wake this thread for
             return WaitEnd::settling;
         }
         if (!settling && nothing_to_drive(core)) {
@@ -100,17 +101,21 @@ void ApplyQueue::drain(PoolCore& core) {
         }
         // On the collector, the tasks settling are its own callbacks, up this thread's stack.
         if (settling_ == 0 || Collector::on_this_thread()) break;
+        set_stalled(false);  // nothing waits for a worker: no stall to wake this thread for
         // The collector runs callbacks without the engine, and they may call the pool: this
-        // thread lets go of it wholly (also inside a callback of its own) while it waits.
+        // thread lets go of it wholly (also inside a callback of its own) while it waits, and
+        // drives again when such a callback waits for a worker only this thread may fork.
         const int depth = gate_.leave_all();
-        (void)gate_.await([this] { return settling_ == 0; }, std::nullopt);
+        (void)gate_.await([this] { return settling_ == 0 || stalled_.load(); }, std::nullopt);
         gate_.enter_again(depth);
     }
     rethrow_deferred();
 }
 
 void ApplyQueue::set_stalled(bool stalled) noexcept {
-    if (stalled_.exchange(stalled) && !stalled) gate_.notify_settled();
+    // Both ways: a stall that ends wakes a collector's callback waiting for a fork; one that
+    // begins wakes a caller's thread that waits for that callback, and must now fork.
+    if (stalled_.exchange(stalled) != stalled) gate_.notify_settled();
 }
 
 bool ApplyQueue::await_caller(const std::function<bool()>& done, Deadline deadline) {
@@ -142,6 +147,7 @@ bool ApplyQueue::cancel(const AsyncState& state) {
     if (queued == pending_.end()) return false;
     const std::shared_ptr<AsyncState> cancelled = std::move(queued->task.state);
     pending_.erase(queued);
+    if (pending_.empty()) set_stalled(false);  // nothing waits for a fork any more
     cancelled->cancel(std::make_exception_ptr(CancelledError(
         "mpire: the apply task was cancelled (AsyncResult::cancel()) before a worker took it")));
     update_progress();
@@ -163,6 +169,7 @@ void ApplyQueue::fail_all(const std::exception_ptr& failure) noexcept {
     running_.clear();
     pending_.clear();
     unhandled_.clear();
+    set_stalled(false);
     if (bar_) {  // the bar shows where the tasks stopped
         bar_->close(bar_total_ - counted_.size());
         bar_.reset();

@@ -279,11 +279,13 @@ bool wait_for(PoolCore& core, std::span<const AsyncState* const> states, WaitFor
                 break;
             case ApplyQueue::WaitEnd::settling: {
                 // Inside a callback this thread still holds the engine, which the collector's
-                // callback may need: it lets go wholly while it waits.
+                // callback may need: it lets go wholly while it waits. It drives again when that
+                // callback waits for a worker that only this thread may fork.
                 const int depth = core.gate.leave_all();
-                const bool ready = core.gate.await(done, deadline);
+                const bool woke = core.gate.await(
+                    [&] { return done() || core.applies->stalled(); }, deadline);
                 if (depth > 0) core.gate.enter_again(depth);
-                if (!ready) return false;
+                if (!woke) return false;
                 break;
             }
             case ApplyQueue::WaitEnd::stalled:
