@@ -231,7 +231,6 @@ TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
         return false;
     };
     EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::spawn}); }));
-    EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::forkserver}); }));
     WorkerPool pool(options());
     const auto inputs = std::views::iota(0, 3);
     EXPECT_FALSE(rejects(

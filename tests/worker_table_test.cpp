@@ -96,7 +96,8 @@ KernelContext with_timeouts(std::optional<Seconds> task, std::optional<Seconds> 
 struct Table {
     explicit Table(FakeConfig config = {}) {
         auto boards =
-            std::make_unique<WorkerBoards>(static_cast<std::size_t>(config.n_workers), false);
+            std::make_unique<WorkerBoards>(static_cast<std::size_t>(config.n_workers), false,
+                                           mpire::detail::SharedMapping::Reach::forked_children);
         clocks = boards->clocks;
         auto backend = std::make_unique<FakeBackend>(config, clocks);
         fake = backend.get();

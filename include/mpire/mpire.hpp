@@ -6,6 +6,7 @@
 #include "mpire/chunking.hpp"
 #include "mpire/codec.hpp"
 #include "mpire/errors.hpp"
+#include "mpire/forkserver.hpp"
 #include "mpire/imap_results.hpp"
 #include "mpire/insights.hpp"
 #include "mpire/options.hpp"

@@ -23,13 +23,14 @@
 /// saying so when the pool or the call sees it; it is never silently ignored.
 namespace mpire {
 
-/// How workers are started. `fork` and `threading` are supported; `forkserver` and `spawn` are
-/// rejected with `std::invalid_argument` until they land.
+/// How workers are started. `spawn` is rejected with `std::invalid_argument` until it lands.
 enum class StartMethod {
-    fork,        ///< child processes forked from the pool's process (the default)
-    forkserver,  ///< child processes forked from a clean helper process (not supported yet)
-    spawn,       ///< child processes that re-execute the program (not supported yet)
-    threading,   ///< threads of the pool's process: no isolation, no serialization
+    fork,  ///< child processes forked from the pool's process (the default)
+    /// child processes forked from a clean helper process that started before the program ran
+    /// threads (mpire/forkserver.hpp): the task function must be sendable, as for keep_alive
+    forkserver,
+    spawn,      ///< child processes that re-execute the program (not supported yet)
+    threading,  ///< threads of the pool's process: no isolation, no serialization
 };
 
 /// CPU pinning in MPIRE's forms: one CPU per worker `{0, 1, 2}`, one CPU set per worker

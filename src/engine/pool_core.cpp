@@ -21,6 +21,16 @@ namespace mpire::detail {
 
 namespace {
 
+// Shared objects reach workers by address: fork and thread workers share it, forkserver
+// workers do not.
+void refuse_unsendable_shared_objects(const WorkerTable& workers, const SharedObjects& shared) {
+    if (shared.empty() || !workers.uses_bytes() || workers.inherits_memory()) return;
+    throw std::invalid_argument(
+        "mpire: shared_objects are not supported with StartMethod::forkserver yet (its workers "
+        "do not share this process's memory); pass the data as task arguments, or use "
+        "StartMethod::fork or StartMethod::threading");
+}
+
 std::size_t validated_n_jobs(const PoolOptions& options) {
     if (!options.n_jobs) return cpu_count();
     if (*options.n_jobs < 1) {
@@ -35,28 +45,38 @@ std::size_t validated_n_jobs(const PoolOptions& options) {
 
 std::unique_ptr<Backend> make_start_method_backend(const PoolOptions& options, std::size_t n_jobs,
                                                    const WorkerBoards& boards) {
-    WorkerSetup setup{options.daemon, cpu_sets_per_worker(options.cpu_ids, n_jobs), boards.clocks,
-                      boards.insights};
+    WorkerSetup setup{.daemon = options.daemon,
+                      .cpu_sets = cpu_sets_per_worker(options.cpu_ids, n_jobs),
+                      .clocks = boards.clocks,
+                      .insights = boards.insights,
+                      .clocks_fd = boards.clock_mapping.fd(),
+                      .insights_fd = boards.insight_mapping.fd()};
     const int n = static_cast<int>(n_jobs);
     switch (options.start_method) {
         case StartMethod::fork:
-            return std::make_unique<ForkBackend>(n, std::move(setup));
+            return std::make_unique<ForkBackend>(n, std::move(setup), ForkBackend::Launch::fork);
+        case StartMethod::forkserver:
+            return std::make_unique<ForkBackend>(n, std::move(setup),
+                                                 ForkBackend::Launch::forkserver);
         case StartMethod::threading:
             return std::make_unique<ThreadBackend>(n, std::move(setup));
-        case StartMethod::forkserver:
         case StartMethod::spawn:
             break;
     }
     throw std::invalid_argument(
-        "mpire: start methods spawn and forkserver are not supported yet; use "
-        "StartMethod::fork or StartMethod::threading");
+        "mpire: start method spawn is not supported yet; use StartMethod::forkserver (safe in a "
+        "program that runs threads), StartMethod::fork or StartMethod::threading");
 }
 
 namespace {
 std::unique_ptr<WorkerTable> make_worker_table(const PoolOptions& options, std::size_t n_jobs,
                                                const BackendMaker& make_backend) {
-    // Mapped before any worker forks, so that every worker shares it with the parent.
-    auto boards = std::make_unique<WorkerBoards>(n_jobs, options.enable_insights);
+    // Mapped before any worker starts, so that every worker shares it with the parent; forkserver
+    // workers map it from its file descriptor.
+    const auto reach = options.start_method == StartMethod::forkserver
+                           ? SharedMapping::Reach::passed_fd
+                           : SharedMapping::Reach::forked_children;
+    auto boards = std::make_unique<WorkerBoards>(n_jobs, options.enable_insights, reach);
     std::unique_ptr<Backend> backend = make_backend(options, n_jobs, *boards);
     return std::make_unique<WorkerTable>(std::move(boards), std::move(backend));
 }
@@ -77,6 +97,7 @@ PoolCore::PoolCore(const PoolOptions& options, const BackendMaker& make_backend,
             "daemon = false to nest pools");
     }
     workers = make_worker_table(options, n_jobs, make_backend);
+    refuse_unsendable_shared_objects(*workers, shared_objects);
     applies = std::make_unique<ApplyQueue>(gate);
 }
 
@@ -170,6 +191,7 @@ void set_use_worker_state(PoolCore& core, bool use_worker_state) {
 void set_shared_objects(PoolCore& core, SharedObjects shared_objects) {
     const EngineLease lease(core);
     refuse_while_busy(core, "set_shared_objects");
+    refuse_unsendable_shared_objects(*core.workers, shared_objects);
     core.lead.shared_objects = !shared_objects.empty();
     core.shared_objects = std::move(shared_objects);
     core.workers->renew_setup();  // workers inherited the old objects (fork) and must start afresh
@@ -282,8 +304,8 @@ bool wait_for(PoolCore& core, std::span<const AsyncState* const> states, WaitFor
                 // callback may need: it lets go wholly while it waits. It drives again when that
                 // callback waits for a worker that only this thread may fork.
                 const int depth = core.gate.leave_all();
-                const bool woke = core.gate.await(
-                    [&] { return done() || core.applies->stalled(); }, deadline);
+                const bool woke =
+                    core.gate.await([&] { return done() || core.applies->stalled(); }, deadline);
                 if (depth > 0) core.gate.enter_again(depth);
                 if (!woke) return false;
                 break;

@@ -13,13 +13,13 @@
 
 namespace mpire::detail {
 
-WorkerBoards::WorkerBoards(std::size_t n_workers, bool keep_insights)
-    : clock_mapping(n_workers * sizeof(WorkerClock)) {
+WorkerBoards::WorkerBoards(std::size_t n_workers, bool keep_insights, SharedMapping::Reach reach)
+    : clock_mapping(n_workers * sizeof(WorkerClock), reach) {
     // WorkerClocks and insight slots are trivially destructible: released with the mapping.
     clocks = static_cast<WorkerClock*>(clock_mapping.data());
     for (std::size_t w = 0; w < n_workers; ++w) new (&clocks[w]) WorkerClock();
     if (keep_insights) {
-        insight_mapping = SharedMapping(n_workers * sizeof(WorkerInsightSlot));
+        insight_mapping = SharedMapping(n_workers * sizeof(WorkerInsightSlot), reach);
         insights = static_cast<WorkerInsightSlot*>(insight_mapping.data());
         for (std::size_t w = 0; w < n_workers; ++w) new (&insights[w]) WorkerInsightSlot();
     }
@@ -92,13 +92,14 @@ void note_shipped(KernelFactory& factory, std::vector<std::byte>& state,
 }  // namespace
 
 void WorkerTable::start(int w, const KernelRef& kernel) {
-    backend_->start(w, kernel.kernel);
+    backend_->start(w, kernel.kernel, kernel.shipping);
     Record& record = records_[index(w)];
     record = Record{};
     record.state = State::running;
     record.setup = setup_;
     hold_kernel(record, kernel);
-    // A fork worker inherited the kernel: shipping these bytes would rebuild the same one.
+    // The worker inherited the kernel, or was sent it: shipping these bytes again would
+    // rebuild the same one.
     note_shipped(record.shipped_factory, record.shipped_state, kernel.shipping);
 }
 

@@ -79,7 +79,8 @@ struct ExitResult {
 /// The per-worker memory shared with the workers, mapped before any worker starts so that fork
 /// workers share it with the parent.
 struct WorkerBoards {
-    WorkerBoards(std::size_t n_workers, bool keep_insights);
+    /// `reach`: passed_fd when workers map the boards from their descriptors (forkserver).
+    WorkerBoards(std::size_t n_workers, bool keep_insights, SharedMapping::Reach reach);
     SharedMapping clock_mapping;
     SharedMapping insight_mapping;
     WorkerClock* clocks = nullptr;

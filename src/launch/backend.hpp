@@ -19,6 +19,9 @@ struct WorkerSetup {
     WorkerClock* clocks = nullptr;
     /// One per worker, shared the same way; null unless the pool keeps insights.
     WorkerInsightSlot* insights = nullptr;
+    /// The memory of `clocks` and `insights` (-1: none), for workers that map it themselves.
+    int clocks_fd = -1;
+    int insights_fd = -1;
 };
 
 class Backend {
@@ -38,8 +41,10 @@ public:
 
     /// Whether the worker is running; notices (and reaps) one that ended while idle.
     [[nodiscard]] virtual bool running(int worker) = 0;
-    /// Starts the worker with `kernel` (processes inherit it through fork).
-    virtual void start(int worker, const std::shared_ptr<Kernel>& kernel) = 0;
+    /// Starts the worker with `kernel`: fork workers inherit it, forkserver workers are sent
+    /// `shipping` (std::invalid_argument when its factory is null: it cannot be sent).
+    virtual void start(int worker, const std::shared_ptr<Kernel>& kernel,
+                       const KernelShipping& shipping) = 0;
     /// Whether `install` can give running workers this kernel (processes need a non-null
     /// `shipping.factory`; threads take any kernel).
     [[nodiscard]] virtual bool can_install(const KernelShipping& shipping) const noexcept = 0;

@@ -11,8 +11,10 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
+#include <stdexcept>
 #include <system_error>
 
+#include "launch/forkserver.hpp"
 #include "mpire/codec.hpp"
 #include "posix/affinity.hpp"
 #include "posix/process.hpp"
@@ -26,8 +28,8 @@ namespace {
 constexpr int exit_setup_failed = 71;  // EX_OSERR: the worker could not be set up
 }  // namespace
 
-ForkBackend::ForkBackend(int n_workers, WorkerSetup setup)
-    : workers_(static_cast<std::size_t>(n_workers)), setup_(std::move(setup)) {}
+ForkBackend::ForkBackend(int n_workers, WorkerSetup setup, Launch launch)
+    : workers_(static_cast<std::size_t>(n_workers)), setup_(std::move(setup)), launch_(launch) {}
 
 ForkBackend::~ForkBackend() { kill_all(); }
 
@@ -48,25 +50,21 @@ bool ForkBackend::running(int worker) {
     return true;
 }
 
-void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
+void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel,
+                        const KernelShipping& shipping) {
+    if (launch_ == Launch::forkserver && shipping.factory == nullptr) {
+        throw std::invalid_argument(
+            "mpire: StartMethod::forkserver sends the task function (and worker_init, "
+            "worker_exit) to workers that do not share this process's memory, and this one "
+            "cannot be sent: use a function pointer, a lambda without captures or a function "
+            "object with a serialize function, or StartMethod::fork / threading");
+    }
     // Its predecessor may have been killed mid-task: the new worker starts with a clean clock.
     if (setup_.clocks != nullptr) setup_.clocks[worker].end();
     if (setup_.insights != nullptr) setup_.insights[worker].start_requested = WorkerClock::now_ns();
     posix::SocketPair sockets = posix::make_socket_pair();
-    // Flush first, or the child would print the parent's buffered output again.
-    std::cout.flush();
-    std::cerr.flush();
-    std::fflush(nullptr);
-    const pid_t parent = ::getpid();
-    auto in_child = [&]() noexcept {
-        posix::die_with_parent(parent);
-        sockets.parent.reset();
-        become_worker(worker, std::move(sockets.child), *kernel);
-    };
-    // On the main thread this forks right here; on any other, on the forker's thread, so that
-    // the worker does not die with the calling thread (forker.hpp).
-    const pid_t pid = forker_.fork(in_child);
-    if (pid < 0) throw std::system_error(errno, std::generic_category(), "mpire: fork");
+    const pid_t pid = launch_ == Launch::fork ? fork_worker(worker, sockets, *kernel)
+                                              : launch_from_forkserver(worker, sockets);
     sockets.child.reset();
     Worker& w = workers_[static_cast<std::size_t>(worker)];
     w.pid = pid;
@@ -80,6 +78,38 @@ void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
         w = Worker{};
         throw;
     }
+    if (launch_ == Launch::forkserver) install(worker, kernel, shipping);
+}
+
+pid_t ForkBackend::fork_worker(int worker, posix::SocketPair& sockets, Kernel& kernel) {
+    // Flush first, or the child would print the parent's buffered output again.
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    const pid_t parent = ::getpid();
+    auto in_child = [&]() noexcept {
+        posix::die_with_parent(parent);
+        sockets.parent.reset();
+        become_worker(worker, std::move(sockets.child), kernel);
+    };
+    // On the main thread this forks right here; on any other, on the forker's thread, so that
+    // the worker does not die with the calling thread (forker.hpp).
+    const pid_t pid = forker_.fork(in_child);
+    if (pid < 0) throw std::system_error(errno, std::generic_category(), "mpire: fork");
+    return pid;
+}
+
+pid_t ForkBackend::launch_from_forkserver(int worker, const posix::SocketPair& sockets) {
+    return Forkserver::get().launch(ForkserverLaunch{
+        .worker = worker,
+        .n_workers = n_workers(),
+        .daemon = setup_.daemon,
+        .cpus = setup_.cpu_sets.empty() ? std::vector<int>{}
+                                        : setup_.cpu_sets[static_cast<std::size_t>(worker)],
+        .channel_fd = sockets.child.get(),
+        .clocks_fd = setup_.clocks_fd,
+        .insights_fd = setup_.insights_fd,
+    });
 }
 
 void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& kernel) {

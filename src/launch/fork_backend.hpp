@@ -7,31 +7,35 @@
 
 #include "launch/backend.hpp"
 #include "launch/forker.hpp"
+#include "posix/process.hpp"
 #include "posix/unique_fd.hpp"
 #include "posix/wake_fd.hpp"
 #include "transport/parent_channel.hpp"
 
 namespace mpire::detail {
 
-/// Workers are child processes forked for the calling thread (see Forker for which thread
-/// forks); they inherit the kernel (and everything else) copy-on-write. The parent waits on every
-/// worker's socket and pidfd at once, so a result, a failure and a death are all noticed the moment
-/// they happen.
+/// Workers are child processes. With Launch::fork they are forked for the calling thread (see
+/// Forker for which thread forks) and inherit the kernel (and everything else) copy-on-write;
+/// with Launch::forkserver the program's forkserver starts them (launch/forkserver.hpp) and
+/// their kernel is sent over their channel. The parent waits on every worker's socket and pidfd
+/// at once, so a result, a failure and a death are all noticed the moment they happen.
 class ForkBackend final : public Backend {
 public:
-    ForkBackend(int n_workers, WorkerSetup setup);
+    enum class Launch { fork, forkserver };
+    ForkBackend(int n_workers, WorkerSetup setup, Launch launch);
     ~ForkBackend() override;
     ForkBackend(const ForkBackend&) = delete;
     ForkBackend& operator=(const ForkBackend&) = delete;
 
     [[nodiscard]] bool uses_bytes() const noexcept override { return true; }
-    [[nodiscard]] bool inherits_memory() const noexcept override { return true; }
+    [[nodiscard]] bool inherits_memory() const noexcept override { return launch_ == Launch::fork; }
     [[nodiscard]] int n_workers() const noexcept override {
         return static_cast<int>(workers_.size());
     }
     [[nodiscard]] bool starts_in_background() const noexcept override { return false; }
     [[nodiscard]] bool running(int worker) override;
-    void start(int worker, const std::shared_ptr<Kernel>& kernel) override;
+    void start(int worker, const std::shared_ptr<Kernel>& kernel,
+               const KernelShipping& shipping) override;
     [[nodiscard]] bool can_install(const KernelShipping& shipping) const noexcept override;
     void install(int worker, const std::shared_ptr<Kernel>& kernel,
                  const KernelShipping& shipping) override;
@@ -58,9 +62,12 @@ private:
     void receive_from(int worker, std::vector<WorkerEvent>& events);
     void handle_exit(int worker, std::vector<WorkerEvent>& events);
     [[noreturn]] void become_worker(int worker, posix::UniqueFd channel, Kernel& kernel);
+    pid_t fork_worker(int worker, posix::SocketPair& sockets, Kernel& kernel);
+    pid_t launch_from_forkserver(int worker, const posix::SocketPair& sockets);
 
     std::vector<Worker> workers_;
     WorkerSetup setup_;
+    Launch launch_;
     posix::WakeFd wake_;
     // Last, so destroyed first but after the destructor's kill_all(): its thread outlives
     // every worker it forked.

@@ -18,7 +18,8 @@ bool ThreadBackend::running(int worker) {
     return w.thread.joinable() && !w.inbox.returned;
 }
 
-void ThreadBackend::start(int worker, const std::shared_ptr<Kernel>& kernel) {
+void ThreadBackend::start(int worker, const std::shared_ptr<Kernel>& kernel,
+                          const KernelShipping& /*shipping*/) {
     Worker& w = *workers_[static_cast<std::size_t>(worker)];
     if (w.thread.joinable()) w.thread.join();  // killed: kill_all() joined it; ended: wait_until()
     w.inbox.returned = false;

@@ -25,7 +25,8 @@ public:
     }
     [[nodiscard]] bool starts_in_background() const noexcept override { return true; }
     [[nodiscard]] bool running(int worker) override;
-    void start(int worker, const std::shared_ptr<Kernel>& kernel) override;
+    void start(int worker, const std::shared_ptr<Kernel>& kernel,
+               const KernelShipping& shipping) override;
     [[nodiscard]] bool can_install(const KernelShipping& shipping) const noexcept override;
     void install(int worker, const std::shared_ptr<Kernel>& kernel,
                  const KernelShipping& shipping) override;

@@ -100,13 +100,30 @@ private:
     ByteBuffer error_frame_;
 };
 
+int status_of(WorkerEnd end) noexcept {
+    return end == WorkerEnd::broken_channel ? exit_broken_channel : exit_ok;
+}
+
 }  // namespace
+
+int serve_as_shipped_process_worker(int channel_fd, const WorkerSeat& seat) noexcept {
+    try {
+        ProcessPort port(channel_fd);
+        if (!port.wait_for_message()) return exit_ok;  // the pool ended before it was needed
+        const WorkerMessage first = port.take_message();
+        if (first.kind != WorkerMessage::Kind::install || first.kernel == nullptr) {
+            return exit_broken_channel;
+        }
+        return status_of(serve_worker(port, *first.kernel, seat));
+    } catch (...) {
+        return exit_broken_channel;
+    }
+}
 
 int serve_as_process_worker(int channel_fd, Kernel& kernel, const WorkerSeat& seat) noexcept {
     try {
         ProcessPort port(channel_fd);
-        return serve_worker(port, kernel, seat) == WorkerEnd::broken_channel ? exit_broken_channel
-                                                                             : exit_ok;
+        return status_of(serve_worker(port, kernel, seat));
     } catch (...) {
         return exit_broken_channel;
     }

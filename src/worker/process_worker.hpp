@@ -9,5 +9,8 @@ namespace mpire::detail {
 /// answering with frames (blocking), until told to stop or the parent is gone. `kernel` is the
 /// one it inherited through fork. Returns the process's exit status.
 int serve_as_process_worker(int channel_fd, Kernel& kernel, const WorkerSeat& seat) noexcept;
+/// The same for a worker that inherited no kernel (forkserver): the first frame it reads
+/// installs one.
+int serve_as_shipped_process_worker(int channel_fd, const WorkerSeat& seat) noexcept;
 
 }  // namespace mpire::detail

@@ -100,7 +100,8 @@ public:
         return false;
     }
 
-    void start(int w, const std::shared_ptr<Kernel>& kernel) override {
+    void start(int w, const std::shared_ptr<Kernel>& kernel,
+               const detail::KernelShipping& /*shipping*/) override {
         calls_.push_back(FakeCall::start(w));
         Worker& worker = at(w);
         if (worker.alive) bug("start() of worker " + std::to_string(w) + ", which runs");

@@ -1,0 +1,289 @@
+#include "launch/forkserver.hpp"
+
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <new>
+#include <system_error>
+
+#include "mpire/codec.hpp"
+#include "mpire/detail/insight_recorder.hpp"
+#include "mpire/detail/worker_clock.hpp"
+#include "mpire/forkserver.hpp"
+#include "posix/affinity.hpp"
+#include "posix/process.hpp"
+#include "worker/process_worker.hpp"
+#include "worker/worker_identity.hpp"
+
+namespace mpire::detail {
+
+namespace {
+
+constexpr int exit_setup_failed = 71;  // EX_OSERR, as for fork workers
+constexpr std::size_t max_request_bytes = 64 * 1024;
+constexpr std::size_t max_passed_fds = 3;
+
+// The helper, once forked, must not use the parent's (copied, maybe locked) start mutex: it
+// and the workers it forks get a fresh one and no forkserver (a nested pool starts its own).
+std::mutex g_start_mutex;
+Forkserver* g_forkserver = nullptr;  // lives as long as the program; never deleted
+
+[[noreturn]] void throw_errno(const char* what) {
+    throw std::system_error(errno, std::generic_category(), what);
+}
+
+std::size_t count_threads() {
+    std::size_t n = 0;
+    if (DIR* dir = ::opendir("/proc/self/task")) {
+        while (const dirent* entry = ::readdir(dir)) n += entry->d_name[0] != '.' ? 1 : 0;
+        ::closedir(dir);
+    }
+    return n;
+}
+
+// One message with up to three descriptors; returns the bytes sent or received (-1: errno).
+ssize_t send_with_fds(int socket, const ByteBuffer& bytes, const std::vector<int>& fds) {
+    iovec data{const_cast<std::byte*>(bytes.data()), bytes.size()};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * max_passed_fds)> control{};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    if (!fds.empty()) {
+        message.msg_control = control.data();
+        message.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+        cmsghdr* header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+        std::memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
+    }
+    ssize_t sent = 0;
+    do {
+        sent = ::sendmsg(socket, &message, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+}
+
+ssize_t receive_with_fds(int socket, ByteBuffer& bytes, std::vector<int>& fds) {
+    bytes.clear();
+    bytes.extend(max_request_bytes);
+    iovec data{bytes.data(), bytes.size()};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * max_passed_fds)> control{};
+    msghdr message{};
+    message.msg_iov = &data;
+    message.msg_iovlen = 1;
+    message.msg_control = control.data();
+    message.msg_controllen = control.size();
+    ssize_t got = 0;
+    do {
+        got = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    } while (got < 0 && errno == EINTR);
+    fds.clear();
+    for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+         header = CMSG_NXTHDR(&message, header)) {
+        if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+        const std::size_t n = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        fds.resize(n);
+        std::memcpy(fds.data(), CMSG_DATA(header), n * sizeof(int));
+    }
+    return got;
+}
+
+template <class Slot>
+Slot* map_board(int fd, int n_workers, int worker) {
+    if (fd < 0) return nullptr;
+    const std::size_t bytes = static_cast<std::size_t>(n_workers) * sizeof(Slot);
+    void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mapped == MAP_FAILED) ::_exit(exit_setup_failed);
+    return static_cast<Slot*>(mapped) + worker;
+}
+
+struct Request {
+    ForkserverLaunch launch;
+    pid_t die_with = 0;  // the program's pid when its workers die with it, else 0
+};
+
+// In the worker, cloned from the helper: sets itself up and serves until told to stop.
+[[noreturn]] void become_worker(const Request& request) {
+    const ForkserverLaunch& launch = request.launch;
+    if (request.die_with != 0) posix::die_with_parent(request.die_with);
+    if (launch.daemon) mark_process_as_daemon_worker();
+    if (!launch.cpus.empty()) {
+        try {
+            posix::pin_current_thread(launch.cpus);
+        } catch (...) {
+            ::_exit(exit_setup_failed);
+        }
+    }
+    const WorkerSeat seat{
+        .worker_id = launch.worker,
+        .clock = map_board<WorkerClock>(launch.clocks_fd, launch.n_workers, launch.worker),
+        .insights =
+            map_board<WorkerInsightSlot>(launch.insights_fd, launch.n_workers, launch.worker),
+        .own_process = true,
+    };
+    if (launch.clocks_fd >= 0) ::close(launch.clocks_fd);
+    if (launch.insights_fd >= 0) ::close(launch.insights_fd);
+    const int status = serve_as_shipped_process_worker(launch.channel_fd, seat);
+    std::fflush(nullptr);
+    ::_exit(status);
+}
+
+Request decode_request(const ByteBuffer& bytes, std::size_t size, const std::vector<int>& fds) {
+    Request request;
+    ForkserverLaunch& launch = request.launch;
+    ByteReader in(bytes.view().first(size));
+    bool has_clocks = false;
+    bool has_insights = false;
+    decode(in, launch.worker);
+    decode(in, launch.n_workers);
+    decode(in, launch.daemon);
+    decode(in, launch.cpus);
+    decode(in, has_clocks);
+    decode(in, has_insights);
+    decode(in, request.die_with);
+    std::size_t next = 0;
+    const auto take_fd = [&] { return next < fds.size() ? fds[next++] : -1; };
+    launch.channel_fd = take_fd();
+    if (has_clocks) launch.clocks_fd = take_fd();
+    if (has_insights) launch.insights_fd = take_fd();
+    return request;
+}
+
+// A worker is the program's child, a sibling of the helper: clone(CLONE_PARENT). Made with the
+// system call itself (fork() takes no flags); the helper is single-threaded, so nothing that
+// glibc's own fork would reset in the child is held.
+pid_t clone_sibling() {
+    return static_cast<pid_t>(
+        ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+}
+
+// The helper's life: one request, one worker, one answer, until the program closes the socket.
+[[noreturn]] void serve_requests(int control) {
+    // It holds nothing of the program's but its standard streams: another descriptor left open
+    // (a pipe's write end, say) would keep the program's reader from ever seeing EOF.
+    if (control != 3 && ::dup2(control, 3) < 0) ::_exit(exit_setup_failed);
+    control = 3;
+    ::syscall(SYS_close_range, 4U, ~0U, 0U);
+    ByteBuffer bytes;
+    std::vector<int> fds;
+    for (;;) {
+        const ssize_t got = receive_with_fds(control, bytes, fds);
+        if (got <= 0) ::_exit(0);  // the program ended, or closed the forkserver
+        std::int64_t answer = 0;
+        try {
+            const Request request = decode_request(bytes, static_cast<std::size_t>(got), fds);
+            const pid_t pid = clone_sibling();
+            if (pid == 0) {
+                ::close(control);
+                become_worker(request);
+            }
+            answer = pid > 0 ? pid : -errno;
+        } catch (...) {
+            answer = -EINVAL;
+        }
+        for (const int fd : fds) ::close(fd);
+        ByteBuffer reply;
+        encode(reply, answer);
+        if (send_with_fds(control, reply, {}) < 0) ::_exit(0);
+    }
+}
+
+}  // namespace
+
+Forkserver& Forkserver::get_locked(bool warn_about_threads) {
+    if (g_forkserver != nullptr) return *g_forkserver;
+    if (warn_about_threads) {
+        if (const std::size_t threads = count_threads(); threads > 1) {
+            std::fprintf(stderr,
+                         "mpire: the forkserver starts while this program runs %zu threads; a "
+                         "lock one of them holds now stays locked in every forkserver worker. "
+                         "Call mpire::start_forkserver() first thing in main()\n",
+                         threads);
+        }
+    }
+    int sockets[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) {
+        throw_errno("mpire: socketpair for the forkserver");
+    }
+    posix::UniqueFd ours(sockets[0]);
+    posix::UniqueFd theirs(sockets[1]);
+    // Flush first, or the helper's workers would print the program's buffered output again.
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
+    const bool on_main_thread = ::gettid() == ::getpid();
+    const pid_t pid = ::fork();
+    if (pid < 0) throw_errno("mpire: fork of the forkserver");
+    if (pid == 0) {
+        // The copied mutex is held (by this very call): the helper's own is a fresh one.
+        new (&g_start_mutex) std::mutex();
+        g_forkserver = nullptr;
+        ours.reset();
+        const int control = theirs.get();
+        serve_requests(control);
+    }
+    theirs.reset();
+    g_forkserver = new Forkserver(std::move(ours), on_main_thread);
+    return *g_forkserver;
+}
+
+Forkserver& Forkserver::get() {
+    const std::lock_guard lock(g_start_mutex);
+    return get_locked(true);
+}
+
+void Forkserver::start() { (void)get(); }
+
+pid_t Forkserver::launch(const ForkserverLaunch& launch) {
+    ByteBuffer request;
+    encode(request, launch.worker);
+    encode(request, launch.n_workers);
+    encode(request, launch.daemon);
+    encode(request, launch.cpus);
+    encode(request, launch.clocks_fd >= 0);
+    encode(request, launch.insights_fd >= 0);
+    encode(request, on_main_thread_ ? ::getpid() : pid_t{0});
+    std::vector<int> fds{launch.channel_fd};
+    if (launch.clocks_fd >= 0) fds.push_back(launch.clocks_fd);
+    if (launch.insights_fd >= 0) fds.push_back(launch.insights_fd);
+
+    const std::lock_guard lock(mutex_);
+    if (send_with_fds(control_.get(), request, fds) < 0) {
+        throw_errno("mpire: the forkserver is gone (sending it a request)");
+    }
+    ByteBuffer reply;
+    std::vector<int> no_fds;
+    const ssize_t got = receive_with_fds(control_.get(), reply, no_fds);
+    for (const int fd : no_fds) ::close(fd);
+    if (got <= 0) {
+        errno = got == 0 ? EPIPE : errno;
+        throw_errno("mpire: the forkserver is gone (waiting for its answer)");
+    }
+    std::int64_t answer = 0;
+    ByteReader in(reply.view().first(static_cast<std::size_t>(got)));
+    decode(in, answer);
+    if (answer < 0) {
+        errno = static_cast<int>(-answer);
+        throw_errno("mpire: the forkserver could not start a worker");
+    }
+    return static_cast<pid_t>(answer);
+}
+
+}  // namespace mpire::detail
+
+namespace mpire {
+
+void start_forkserver() { detail::Forkserver::start(); }
+
+}  // namespace mpire

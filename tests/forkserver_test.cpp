@@ -1,0 +1,175 @@
+// StartMethod::forkserver (issue 15): workers forked from a helper that started while the
+// program was single-threaded, their task function sent to them.
+#include "mpire/forkserver.hpp"
+
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using mpire::ApplyOptions;
+using mpire::MapOptions;
+using mpire::StartMethod;
+using mpire::WorkerPool;
+using mpire::test::Gate;
+using namespace std::chrono_literals;
+
+// Started before main, and so before any test starts a thread: the documented early call. The
+// helper is a child of this process for the whole run, outside every test's resource count.
+const bool forkserver_started = (mpire::start_forkserver(), true);
+
+mpire::PoolOptions forkserver(int n_jobs = 2) {
+    return {.n_jobs = n_jobs, .start_method = StartMethod::forkserver};
+}
+
+int square(int x) { return x * x; }
+pid_t own_pid(int /*x*/) { return ::getpid(); }
+
+class ForkserverTest : public mpire::test::LeakChecked<> {};
+
+TEST_F(ForkserverTest, MapsAndAppliesWithFunctionsSentToTheWorkers) {
+    ASSERT_TRUE(forkserver_started);
+    WorkerPool pool(forkserver());
+    std::vector<int> inputs(100);
+    std::iota(inputs.begin(), inputs.end(), 0);
+    const std::vector<int> squares = pool.map(&square, inputs);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(squares[static_cast<std::size_t>(i)], i * i);
+    EXPECT_EQ(pool.apply([](int a, int b) { return a + b; }, 2, 3), 5);
+}
+
+TEST_F(ForkserverTest, WorkersAreChildrenOfThisProcessNotOfTheHelper) {
+    WorkerPool pool({.n_jobs = 1, .start_method = StartMethod::forkserver, .keep_alive = true});
+    const std::vector<int> one{0};
+    const pid_t worker = pool.map(&own_pid, one).front();
+    EXPECT_NE(worker, ::getpid());
+    std::ifstream stat("/proc/" + std::to_string(worker) + "/stat");
+    std::string pid, name, state;
+    pid_t parent = 0;
+    stat >> pid >> name >> state >> parent;
+    EXPECT_EQ(parent, ::getpid());
+}
+
+TEST_F(ForkserverTest, AFunctionThatCannotBeSentIsRefusedWithAReason) {
+    WorkerPool pool(forkserver());
+    const int offset = 3;
+    try {
+        (void)pool.apply([offset](int x) { return x + offset; }, 1);
+        FAIL() << "no exception";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot be sent"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(pool.apply(&square, 4), 16);  // the pool goes on
+}
+
+TEST_F(ForkserverTest, SharedObjectsAreRefusedUntilTheyCanBeSent) {
+    EXPECT_THROW(
+        WorkerPool({.n_jobs = 1, .shared_objects = 5, .start_method = StartMethod::forkserver}),
+        std::invalid_argument);
+    WorkerPool pool(forkserver(1));
+    EXPECT_THROW(pool.set_shared_objects(5), std::invalid_argument);
+}
+
+TEST_F(ForkserverTest, AKilledWorkerIsReportedWithItsSignal) {
+    WorkerPool pool(forkserver(1));
+    try {
+        (void)pool.apply([] {
+            ::raise(SIGKILL);
+            return 0;
+        });
+        FAIL() << "no exception";
+    } catch (const mpire::WorkerDiedError& e) {
+        EXPECT_NE(std::string(e.what()).find("signal 9"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(pool.apply(&square, 5), 25);
+}
+
+TEST_F(ForkserverTest, ATaskPastItsTimeoutIsKilled) {
+    WorkerPool pool(forkserver(1));
+    // The worker does not hold the test's descriptors (a Gate): it waits for a signal instead.
+    EXPECT_THROW((void)pool.apply(
+                     [] {
+                         ::pause();
+                         return 0;
+                     },
+                     ApplyOptions{.task_timeout = 200ms}),
+                 mpire::TimeoutError);
+    EXPECT_EQ(pool.apply(&square, 6), 36);
+}
+
+TEST_F(ForkserverTest, InsightsCountTheWorkersTasks) {
+    WorkerPool pool(
+        {.n_jobs = 2, .start_method = StartMethod::forkserver, .enable_insights = true});
+    std::vector<int> inputs(50, 1);
+    (void)pool.map(&square, inputs, MapOptions{.chunk_size = 5});
+    const mpire::Insights insights = pool.get_insights();
+    std::uint64_t completed = 0;
+    for (const std::uint64_t n : insights.n_completed_tasks) completed += n;
+    EXPECT_EQ(completed, 50U);
+}
+
+TEST_F(ForkserverTest, WorkerIdsAndPinningReachTheWorkers) {
+    WorkerPool pool({.n_jobs = 2,
+                     .cpu_ids = {0},
+                     .pass_worker_id = true,
+                     .start_method = StartMethod::forkserver});
+    std::vector<int> inputs(20, 0);
+    const std::vector<int> ids = pool.map(
+        [](int worker_id, int /*x*/) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            if (::sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) != 1 ||
+                !CPU_ISSET(0, &set)) {
+                return -1;
+            }
+            return worker_id;
+        },
+        inputs, MapOptions{.chunk_size = 1});
+    for (const int id : ids) EXPECT_TRUE(id == 0 || id == 1) << id;
+}
+
+// The point of the start method: a lock another thread holds while workers start is free in
+// them, where a fork worker would inherit it held and wait forever.
+std::mutex g_held;
+int lock_and_square(int x) {
+    const std::lock_guard lock(g_held);
+    return x * x;
+}
+
+TEST_F(ForkserverTest, ALockAnotherThreadHoldsIsFreeInTheWorkers) {
+    const Gate release;
+    const Gate holding;
+    std::thread holder([&] {
+        const std::lock_guard lock(g_held);
+        holding.open();
+        (void)Gate::pass(release.read_end(), 0);
+    });
+    holding.await_signal();
+    const char* cycles_env = std::getenv("MPIRE_FORK_CYCLES");
+    const int cycles = cycles_env != nullptr ? std::atoi(cycles_env) : 1000;
+    const std::vector<int> inputs{1, 2, 3, 4};
+    WorkerPool pool(forkserver());
+    for (int i = 0; i < cycles; ++i) {
+        // Fresh workers each time (no keep_alive): each one starts while the lock is held.
+        ASSERT_EQ(pool.map(&lock_and_square, inputs, MapOptions{.task_timeout = 30s}),
+                  (std::vector<int>{1, 4, 9, 16}))
+            << "cycle " << i;
+    }
+    release.open();
+    holder.join();
+}
+
+}  // namespace
