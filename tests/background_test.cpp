@@ -137,6 +137,7 @@ TEST_P(BackgroundTest, ACallbackThatThrowsOnTheCollectorIsRethrownByTheNextWait)
 
 // The worker holds the task it runs and the next one; the third waits in the pool's queue.
 TEST_P(BackgroundTest, CancelTakesATaskNoWorkerHoldsYet) {
+    MPIRE_SKIP_ON_FORKSERVER("its workers hold none of the test's pipes (Gate)");
     WorkerPool pool({.n_jobs = 1, .start_method = GetParam()});
     const Gate gate;
     bool callback_ran = false;
@@ -162,6 +163,7 @@ TEST_P(BackgroundTest, CancelTakesATaskNoWorkerHoldsYet) {
 }
 
 TEST_P(BackgroundTest, WaitAnyReturnsTheFirstReadyAndAsCompletedFollowsTheOrderOfFinishing) {
+    MPIRE_SKIP_ON_FORKSERVER("its workers hold none of the test's pipes (Gate)");
     WorkerPool pool({.n_jobs = 2, .start_method = GetParam()});
     const Gate gate;
     std::vector<AsyncResult<int>> results;
@@ -238,6 +240,7 @@ TEST_P(BackgroundTest, ResultsAreWaitedForFromSeveralThreadsAtOnce) {
 // Two threads that wait for tasks still running: one drives, the other waits for its result
 // (handing the engine back and forth, neither would ever drive).
 TEST_P(BackgroundTest, TwoThreadsWaitingForRunningTasksBothGetTheirResults) {
+    MPIRE_SKIP_ON_FORKSERVER("its workers hold none of the test's pipes (Gate)");
     WorkerPool pool({.n_jobs = 2, .start_method = GetParam()});
     const Gate gate;
     auto first = pool.apply_async(&wait_at, gate.read_end());

@@ -61,6 +61,7 @@ TEST_P(ErrorsTest, StandardExceptionsKeepTheirTypeAndGainContext) {
 }
 
 TEST_P(ErrorsTest, EveryStandardTypeIsPreserved) {
+    MPIRE_SKIP_ON_FORKSERVER("a lambda with captures cannot be sent to its workers");
     WorkerPool pool(options());
     auto throws = [&pool](auto make_error) {
         pool.map([make_error](int) -> int { throw make_error(); }, std::views::iota(0, 1));
@@ -275,6 +276,7 @@ TEST_P(ErrorsTest, DaemonWorkersCannotStartPools) {
 }
 
 TEST_P(ErrorsTest, NonDaemonWorkersCanNestPools) {
+    MPIRE_SKIP_ON_FORKSERVER("a lambda with captures cannot be sent to its workers");
     WorkerPool pool({.n_jobs = 2, .daemon = false, .start_method = GetParam()});
     const auto method = GetParam();
     auto sums = pool.map(

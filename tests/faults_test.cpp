@@ -13,6 +13,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <typeinfo>
 #include <vector>
 
 #include "test_support.hpp"
@@ -42,6 +43,8 @@ void inject(const std::string& needle, const std::function<void()>& fault) {
         } catch (const Expected& e) {
             ASSERT_NE(std::string(e.what()).find(needle), std::string::npos)
                 << "iteration " << i << ": " << e.what();
+        } catch (const std::exception& e) {
+            FAIL() << "iteration " << i << ": " << typeid(e).name() << ": " << e.what();
         }
         ASSERT_EQ(mpire::test::Resources{}, before) << "iteration " << i << " left something";
         ASSERT_EQ(mpire::test::count_shared_mappings(), shared_mappings) << "iteration " << i;
@@ -202,7 +205,7 @@ TEST(ForkFaultTest, WorkerKilledFromOutside) {
         if (::read(pids[0], &worker, sizeof worker) != sizeof worker) {
             throw std::logic_error("no pid");
         }
-        ::kill(worker, SIGKILL);
+        if (::kill(worker, SIGKILL) != 0) throw std::logic_error("kill failed");
         (void)victim.get();
     });
     ::close(pids[0]);

@@ -28,9 +28,8 @@ using mpire::WorkerPool;
 using mpire::test::Gate;
 using namespace std::chrono_literals;
 
-// Started before main, and so before any test starts a thread: the documented early call. The
-// helper is a child of this process for the whole run, outside every test's resource count.
-const bool forkserver_started = (mpire::start_forkserver(), true);
+// test_support.hpp starts the forkserver before main, as the docs ask of a program.
+using mpire::test::forkserver_started;
 
 mpire::PoolOptions forkserver(int n_jobs = 2) {
     return {.n_jobs = n_jobs, .start_method = StartMethod::forkserver};

@@ -20,6 +20,8 @@ using mpire::test::count_shared_mappings;
 class SharedMemoryTest : public mpire::test::StartMethodTest {};
 
 TEST_P(SharedMemoryTest, WorkersWriteResultsEveryoneSees) {
+    MPIRE_SKIP_ON_FORKSERVER(
+        "SharedArray/SharedValue made after the helper started are not shared yet");
     // MPIRE's example: an Array without a lock, each task writing its own index.
     mpire::SharedArray<long> squares(100);
     WorkerPool pool({.n_jobs = 2, .shared_objects = std::ref(squares), .start_method = GetParam()});
@@ -38,6 +40,8 @@ struct Counters {
 };
 
 TEST_P(SharedMemoryTest, AtomicsAndTheSharedMutexCountExactly) {
+    MPIRE_SKIP_ON_FORKSERVER(
+        "SharedArray/SharedValue made after the helper started are not shared yet");
     Counters counters;
     WorkerPool pool(
         {.n_jobs = 2, .shared_objects = std::ref(counters), .start_method = GetParam()});

@@ -18,13 +18,6 @@
 #include <stdexcept>
 #include <string>
 
-namespace mpire {
-/// Lets GoogleTest print a start method by name.
-inline void PrintTo(StartMethod method, std::ostream* out) {
-    *out << (method == StartMethod::fork ? "fork" : "threading");
-}
-}  // namespace mpire
-
 namespace mpire::test {
 
 /// The live (or zombie) children of this process, read from /proc: a test that ends with more
@@ -215,8 +208,31 @@ struct FailsToLoad {
 };
 
 inline const char* name_of(StartMethod method) {
-    return method == StartMethod::fork ? "fork" : "threading";
+    switch (method) {
+        case StartMethod::fork:
+            return "fork";
+        case StartMethod::forkserver:
+            return "forkserver";
+        case StartMethod::spawn:
+            return "spawn";
+        case StartMethod::threading:
+            break;
+    }
+    return "threading";
 }
+
+}  // namespace mpire::test
+
+namespace mpire {
+/// Lets GoogleTest print a start method by name.
+inline void PrintTo(StartMethod method, std::ostream* out) { *out << test::name_of(method); }
+}  // namespace mpire
+
+namespace mpire::test {
+
+/// The forkserver starts before main, as mpire::start_forkserver() is documented to be called:
+/// its helper is then a child of the test process throughout, outside every Resources count.
+inline const bool forkserver_started = (mpire::start_forkserver(), true);
 
 /// Names parameterized tests after their start method: MapTest/StartMethods.X/fork.
 inline std::string start_method_name(const testing::TestParamInfo<StartMethod>& param) {
@@ -225,9 +241,15 @@ inline std::string start_method_name(const testing::TestParamInfo<StartMethod>& 
 
 }  // namespace mpire::test
 
+/// In a parameterized test: skips the forkserver run of a test whose subject forkserver workers
+/// cannot do yet, naming why (each reason is a limit docs/workers.md lists).
+#define MPIRE_SKIP_ON_FORKSERVER(why) \
+    if (GetParam() == mpire::StartMethod::forkserver) GTEST_SKIP() << "forkserver: " << (why)
+
 /// Runs a parameterized suite once per start method, named after it.
 #define MPIRE_TEST_ON_EVERY_START_METHOD(suite)                                   \
     INSTANTIATE_TEST_SUITE_P(                                                     \
         StartMethods, suite,                                                      \
-        testing::Values(mpire::StartMethod::fork, mpire::StartMethod::threading), \
+        testing::Values(mpire::StartMethod::fork, mpire::StartMethod::forkserver, \
+                        mpire::StartMethod::threading),                           \
         mpire::test::start_method_name)
