@@ -72,13 +72,13 @@ void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel,
     try {
         w.pidfd = posix::open_pidfd(pid);
         w.channel = std::make_unique<transport::ParentChannel>(std::move(sockets.parent));
+        if (launch_ == Launch::forkserver) install(worker, kernel, shipping);
     } catch (...) {
         ::kill(pid, SIGKILL);
         posix::reap(pid);
         w = Worker{};
         throw;
     }
-    if (launch_ == Launch::forkserver) install(worker, kernel, shipping);
 }
 
 pid_t ForkBackend::fork_worker(int worker, posix::SocketPair& sockets, Kernel& kernel) {

@@ -1,6 +1,7 @@
 #include "launch/forkserver.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -113,8 +114,20 @@ struct Request {
     pid_t die_with = 0;  // the program's pid when its workers die with it, else 0
 };
 
+// The signals a terminal or a supervisor sends a process group (and the mask) as `disposition`.
+// The helper starts from the program's handlers of the moment, which are not its own to run.
+void reset_signals(sighandler_t disposition) {
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+        ::signal(signal, disposition);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 // In the worker, cloned from the helper: sets itself up and serves until told to stop.
 [[noreturn]] void become_worker(const Request& request) {
+    reset_signals(SIG_DFL);
     const ForkserverLaunch& launch = request.launch;
     if (request.die_with != 0) posix::die_with_parent(request.die_with);
     if (launch.daemon) mark_process_as_daemon_worker();
@@ -161,8 +174,11 @@ Request decode_request(const ByteBuffer& bytes, std::size_t size, const std::vec
 }
 
 // A worker is the program's child, a sibling of the helper: clone(CLONE_PARENT). Made with the
-// system call itself (fork() takes no flags); the helper is single-threaded, so nothing that
-// glibc's own fork would reset in the child is held.
+// system call itself (fork() takes no flags); the helper is single-threaded, so no lock that
+// glibc's own fork would reset in the child is held. What the system call does not redo:
+// glibc's cached thread id stays the helper's, and no robust-mutex list is registered, so
+// robust or priority-inheritance mutexes (mpire::SharedMutex) are not safe in these workers
+// (docs/workers.md); raise(), getpid() and plain mutexes are.
 pid_t clone_sibling() {
     return static_cast<pid_t>(
         ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
@@ -175,6 +191,9 @@ pid_t clone_sibling() {
     if (control != 3 && ::dup2(control, 3) < 0) ::_exit(exit_setup_failed);
     control = 3;
     ::syscall(SYS_close_range, 4U, ~0U, 0U);
+    // A Ctrl-C meant for the program reaches its whole process group: the helper outlives it
+    // and ends when the program closes its socket. Its workers get the defaults back.
+    reset_signals(SIG_IGN);
     ByteBuffer bytes;
     std::vector<int> fds;
     for (;;) {
@@ -202,7 +221,13 @@ pid_t clone_sibling() {
 }  // namespace
 
 Forkserver& Forkserver::get_locked(bool warn_about_threads) {
-    if (g_forkserver != nullptr) return *g_forkserver;
+    if (g_forkserver != nullptr && g_forkserver->owner_ == ::getpid()) return *g_forkserver;
+    if (g_forkserver != nullptr) {
+        // A fork worker of this program inherited its forkserver: the helper answers the
+        // program, so a pool inside the worker starts one of its own.
+        g_forkserver->control_.reset();
+        g_forkserver = nullptr;  // the copy is left behind, as the program's own is
+    }
     if (warn_about_threads) {
         if (const std::size_t threads = count_threads(); threads > 1) {
             std::fprintf(stderr,
@@ -218,6 +243,13 @@ Forkserver& Forkserver::get_locked(bool warn_about_threads) {
     }
     posix::UniqueFd ours(sockets[0]);
     posix::UniqueFd theirs(sockets[1]);
+    // Above the standard streams even when one was closed: the helper keeps only fds 0-3, and
+    // a worker must not get the helper's socket as its stdin.
+    if (theirs.get() <= STDERR_FILENO) {
+        const int moved = ::fcntl(theirs.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+        if (moved < 0) throw_errno("mpire: fcntl for the forkserver");
+        theirs.reset(moved);
+    }
     // Flush first, or the helper's workers would print the program's buffered output again.
     std::cout.flush();
     std::cerr.flush();

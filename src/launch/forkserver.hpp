@@ -1,6 +1,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <mutex>
@@ -42,7 +43,7 @@ public:
 
 private:
     Forkserver(posix::UniqueFd control, bool on_main_thread)
-        : control_(std::move(control)), on_main_thread_(on_main_thread) {}
+        : control_(std::move(control)), on_main_thread_(on_main_thread), owner_(::getpid()) {}
     static Forkserver& get_locked(bool warn_about_threads);
 
     std::mutex mutex_;
@@ -50,6 +51,7 @@ private:
     // Workers die with this process only when the helper was forked by the main thread: Linux
     // takes the end of the forking *thread* for the parent's death (see posix::die_with_parent).
     bool on_main_thread_;
+    pid_t owner_;  // the process it serves: a forked copy of this object serves nobody
 };
 
 }  // namespace mpire::detail
