@@ -140,6 +140,27 @@ TEST_F(ForkserverTest, WorkerIdsAndPinningReachTheWorkers) {
     for (const int id : ids) EXPECT_TRUE(id == 0 || id == 1) << id;
 }
 
+// The only child of this process between tests: the helper.
+pid_t the_helper() {
+    std::ifstream children("/proc/self/task/" + std::to_string(::getpid()) + "/children");
+    pid_t pid = 0;
+    pid_t more = 0;
+    return children >> pid && !(children >> more) ? pid : 0;
+}
+
+TEST_F(ForkserverTest, AHelperThatDiedIsReapedAndReplaced) {
+    const pid_t helper = the_helper();
+    ASSERT_GT(helper, 0);
+    ASSERT_EQ(::kill(helper, SIGKILL), 0);
+    ASSERT_TRUE(mpire::test::wait_for_exit(helper));
+    WorkerPool pool(forkserver(1));
+    EXPECT_EQ(pool.apply(&square, 7), 49);
+    pool.stop_and_join();
+    const pid_t replacement = the_helper();  // the old one was reaped: one child again
+    EXPECT_GT(replacement, 0);
+    EXPECT_NE(replacement, helper);
+}
+
 // The point of the start method: a lock another thread holds while workers start is free in
 // them, where a fork worker would inherit it held and wait forever.
 std::mutex g_held;

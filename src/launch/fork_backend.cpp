@@ -100,7 +100,7 @@ pid_t ForkBackend::fork_worker(int worker, posix::SocketPair& sockets, Kernel& k
 }
 
 pid_t ForkBackend::launch_from_forkserver(int worker, const posix::SocketPair& sockets) {
-    return Forkserver::get().launch(ForkserverLaunch{
+    return Forkserver::launch(ForkserverLaunch{
         .worker = worker,
         .n_workers = n_workers(),
         .daemon = setup_.daemon,

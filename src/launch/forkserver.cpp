@@ -266,7 +266,7 @@ Forkserver& Forkserver::get_locked(bool warn_about_threads) {
         serve_requests(control);
     }
     theirs.reset();
-    g_forkserver = new Forkserver(std::move(ours), on_main_thread);
+    g_forkserver = new Forkserver(std::move(ours), pid, on_main_thread);
     return *g_forkserver;
 }
 
@@ -278,6 +278,29 @@ Forkserver& Forkserver::get() {
 void Forkserver::start() { (void)get(); }
 
 pid_t Forkserver::launch(const ForkserverLaunch& launch) {
+    for (int attempt = 1;; ++attempt) {
+        Forkserver& server = get();
+        if (const std::optional<pid_t> pid = server.try_launch(launch)) return *pid;
+        server.retire();
+        if (attempt == 2) {
+            errno = EPIPE;
+            throw_errno("mpire: the forkserver is gone, and so is the one started to replace it");
+        }
+    }
+}
+
+void Forkserver::retire() noexcept {
+    const std::lock_guard lock(mutex_);
+    {
+        const std::lock_guard start_lock(g_start_mutex);
+        if (g_forkserver == this) g_forkserver = nullptr;  // left behind: others may hold it
+    }
+    control_.reset();
+    if (pid_ > 0) posix::reap(pid_);
+    pid_ = -1;
+}
+
+std::optional<pid_t> Forkserver::try_launch(const ForkserverLaunch& launch) {
     ByteBuffer request;
     encode(request, launch.worker);
     encode(request, launch.n_workers);
@@ -291,17 +314,17 @@ pid_t Forkserver::launch(const ForkserverLaunch& launch) {
     if (launch.insights_fd >= 0) fds.push_back(launch.insights_fd);
 
     const std::lock_guard lock(mutex_);
+    if (!control_.valid()) return std::nullopt;  // retired by another thread
     if (send_with_fds(control_.get(), request, fds) < 0) {
-        throw_errno("mpire: the forkserver is gone (sending it a request)");
+        if (errno == EPIPE || errno == ECONNRESET) return std::nullopt;
+        throw_errno("mpire: sending the forkserver a request");
     }
     ByteBuffer reply;
     std::vector<int> no_fds;
     const ssize_t got = receive_with_fds(control_.get(), reply, no_fds);
     for (const int fd : no_fds) ::close(fd);
-    if (got <= 0) {
-        errno = got == 0 ? EPIPE : errno;
-        throw_errno("mpire: the forkserver is gone (waiting for its answer)");
-    }
+    if (got == 0 || (got < 0 && errno == ECONNRESET)) return std::nullopt;
+    if (got < 0) throw_errno("mpire: waiting for the forkserver's answer");
     std::int64_t answer = 0;
     ByteReader in(reply.view().first(static_cast<std::size_t>(got)));
     decode(in, answer);

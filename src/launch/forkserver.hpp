@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "posix/unique_fd.hpp"
@@ -38,16 +39,25 @@ public:
     /// Starts the forkserver now if there is none; see mpire::start_forkserver().
     static void start();
 
-    /// Starts a worker; returns its pid. Thread-safe.
-    pid_t launch(const ForkserverLaunch& launch);
+    /// Starts a worker through the running forkserver; returns its pid. A forkserver that died
+    /// (killed, out of memory) is reaped and replaced once. Thread-safe.
+    static pid_t launch(const ForkserverLaunch& launch);
 
 private:
-    Forkserver(posix::UniqueFd control, bool on_main_thread)
-        : control_(std::move(control)), on_main_thread_(on_main_thread), owner_(::getpid()) {}
+    Forkserver(posix::UniqueFd control, pid_t pid, bool on_main_thread)
+        : control_(std::move(control)),
+          pid_(pid),
+          on_main_thread_(on_main_thread),
+          owner_(::getpid()) {}
     static Forkserver& get_locked(bool warn_about_threads);
+    // The worker's pid, or nothing when the helper is gone.
+    std::optional<pid_t> try_launch(const ForkserverLaunch& launch);
+    // Reaps a helper that is gone; get() starts a new one.
+    void retire() noexcept;
 
     std::mutex mutex_;
     posix::UniqueFd control_;  // SOCK_SEQPACKET to the helper: one request, one answer
+    pid_t pid_;                // the helper; -1 once reaped
     // Workers die with this process only when the helper was forked by the main thread: Linux
     // takes the end of the forking *thread* for the parent's death (see posix::die_with_parent).
     bool on_main_thread_;
