@@ -16,6 +16,8 @@
 #include <iostream>
 #include <new>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "mpire/codec.hpp"
 #include "mpire/detail/insight_recorder.hpp"
@@ -38,6 +40,10 @@ constexpr std::size_t max_passed_fds = 3;
 // and the workers it forks get a fresh one and no forkserver (a nested pool starts its own).
 std::mutex g_start_mutex;
 Forkserver* g_forkserver = nullptr;  // lives as long as the program; never deleted
+// Servers replaced (their helper died) stay reachable from here: other threads may still hold
+// them, so they are never deleted either.
+// A plain list through the servers: a container's destructor would end that at exit.
+Forkserver* g_retired = nullptr;
 
 [[noreturn]] void throw_errno(const char* what) {
     throw std::system_error(errno, std::generic_category(), what);
@@ -226,7 +232,8 @@ Forkserver& Forkserver::get_locked(bool warn_about_threads) {
         // A fork worker of this program inherited its forkserver: the helper answers the
         // program, so a pool inside the worker starts one of its own.
         g_forkserver->control_.reset();
-        g_forkserver = nullptr;  // the copy is left behind, as the program's own is
+        Forkserver* const inherited = std::exchange(g_forkserver, nullptr);
+        inherited->next_retired_ = std::exchange(g_retired, inherited);
     }
     if (warn_about_threads) {
         if (const std::size_t threads = count_threads(); threads > 1) {
@@ -293,7 +300,10 @@ void Forkserver::retire() noexcept {
     const std::lock_guard lock(mutex_);
     {
         const std::lock_guard start_lock(g_start_mutex);
-        if (g_forkserver == this) g_forkserver = nullptr;  // left behind: others may hold it
+        if (g_forkserver == this) {
+            g_forkserver = nullptr;
+            next_retired_ = std::exchange(g_retired, this);
+        }
     }
     control_.reset();
     if (pid_ > 0) posix::reap(pid_);

@@ -62,6 +62,7 @@ private:
     // takes the end of the forking *thread* for the parent's death (see posix::die_with_parent).
     bool on_main_thread_;
     pid_t owner_;  // the process it serves: a forked copy of this object serves nobody
+    Forkserver* next_retired_ = nullptr;  // the list of replaced servers (forkserver.cpp)
 };
 
 }  // namespace mpire::detail
