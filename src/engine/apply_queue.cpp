@@ -105,9 +105,8 @@ void ApplyQueue::drain(PoolCore& core) {
         // The collector runs callbacks without the engine, and they may call the pool: this
         // thread lets go of it wholly (also inside a callback of its own) while it waits, and
         // drives again when such a callback waits for a worker only this thread may fork.
-        const int depth = gate_.leave_all();
-        (void)gate_.await([this] { return settling_ == 0 || stalled_.load(); }, std::nullopt);
-        gate_.enter_again(depth);
+        (void)gate_.await_let_go([this] { return settling_ == 0 || stalled_.load(); },
+                                 std::nullopt);
     }
     rethrow_deferred();
 }
@@ -122,10 +121,7 @@ bool ApplyQueue::await_caller(const std::function<bool()>& done, Deadline deadli
     // A callback of the collector waits for a task that needs a fork worker, which only one of
     // the program's threads starts (fork safety): the first that calls the pool, or one that
     // waits in it already and takes the engine once this thread lets go of it.
-    const int depth = gate_.leave_all();
-    const bool woke = gate_.await([&] { return done() || !stalled_.load(); }, deadline);
-    gate_.enter_again(depth);
-    return woke;
+    return gate_.await_let_go([&] { return done() || !stalled_.load(); }, deadline);
 }
 
 void ApplyQueue::drive_in_background(PoolCore& core) {

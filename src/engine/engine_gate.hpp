@@ -54,6 +54,15 @@ public:
     bool await(const Done& done, Deadline deadline) {
         return await_erased(std::cref(done), deadline);
     }
+    /// As await(), with the engine let go of wholly meanwhile (leave_all) and held again after
+    /// as before: for a wait that other threads must be able to drive through.
+    template <class Done>
+    bool await_let_go(const Done& done, Deadline deadline) {
+        const int depth = leave_all();
+        const bool woke = await(done, deadline);
+        enter_again(depth);
+        return woke;
+    }
     /// Enters when the engine is free and nobody waits for it; never blocks.
     [[nodiscard]] bool try_enter();
     /// Leaves once for each enter. `work_left`, given by the last leave: apply work is left that

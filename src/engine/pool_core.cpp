@@ -303,11 +303,8 @@ bool wait_for(PoolCore& core, std::span<const AsyncState* const> states, WaitFor
                 // Inside a callback this thread still holds the engine, which the collector's
                 // callback may need: it lets go wholly while it waits. It drives again when that
                 // callback waits for a worker that only this thread may fork.
-                const int depth = core.gate.leave_all();
-                const bool woke =
-                    core.gate.await([&] { return done() || core.applies->stalled(); }, deadline);
-                if (depth > 0) core.gate.enter_again(depth);
-                if (!woke) return false;
+                const auto ready_or_stalled = [&] { return done() || core.applies->stalled(); };
+                if (!core.gate.await_let_go(ready_or_stalled, deadline)) return false;
                 break;
             }
             case ApplyQueue::WaitEnd::stalled:
