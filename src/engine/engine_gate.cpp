@@ -34,9 +34,9 @@ GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Dea
         // The driver may be blocked in a worker wait: it lets go once that returns.
         interrupt_();
     }
-    sleepers_.fetch_add(1);
-    // Pairs with notify_settled()'s fence: done() below reads what a settler published.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Pairs with notify_settled()'s read-modify-write of the same count: done() below reads
+    // what a settler published.
+    sleepers_.fetch_add(1, std::memory_order_acq_rel);
     const auto free_or_done = [&] { return depth_ == 0 || done(); };
     bool woke = true;
     if (deadline) {
@@ -60,9 +60,9 @@ GateEntry EngineGate::enter_unless_erased(const std::function<bool()>& done, Dea
 
 bool EngineGate::await_erased(const std::function<bool()>& done, Deadline deadline) {
     std::unique_lock lock(mutex_);
-    sleepers_.fetch_add(1);
-    // Pairs with notify_settled()'s fence: done() below reads what a settler published.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Pairs with notify_settled()'s read-modify-write of the same count: done() below reads
+    // what a settler published.
+    sleepers_.fetch_add(1, std::memory_order_acq_rel);
     if (deadline) {
         changed_.wait_until(lock, *deadline, done);
     } else {
@@ -115,9 +115,11 @@ void EngineGate::enter_again(int depth) {
 
 void EngineGate::notify_settled() noexcept {
     // A waiter counts itself, then reads its tasks; the settler published them, then reads the
-    // count. The fence keeps the two from each missing the other's write.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_relaxed) == 0) return;
+    // count. Both sides read-modify-write the one count, so they are ordered: either this reads
+    // the waiter's increment, or the waiter's increment reads this (and sees what was published
+    // before it). A plain load could miss the increment while the waiter misses the settle.
+    // (A fence would do too, but ThreadSanitizer does not model fences.)
+    if (sleepers_.fetch_add(0, std::memory_order_acq_rel) == 0) return;
     // Taken so that a waiter between its check of done() and its sleep cannot miss this.
     { const std::lock_guard lock(mutex_); }
     changed_.notify_all();
