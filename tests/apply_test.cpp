@@ -76,7 +76,7 @@ TEST_P(ApplyTest, VoidTasksAndMoveOnlyResults) {
 }
 
 TEST_P(ApplyTest, TimeoutsOnGetAndWait) {
-    MPIRE_SKIP_ON_FORKSERVER("its workers hold none of the test's pipes (Gate)");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("its workers hold none of the test's pipes (Gate)");
     Gate gate;
     WorkerPool pool(options(1));
     AsyncResult<int> held = pool.apply_async(Gate::pass, gate.read_end(), 42);
@@ -298,7 +298,7 @@ TEST_P(ApplyTest, ThousandsOfOutstandingTasksNeedNoMoreThreadsOrFds) {
 }
 
 TEST_P(ApplyTest, EachTaskRunsItsOwnFunctionEvenWithCaptures) {
-    MPIRE_SKIP_ON_FORKSERVER("a lambda with captures cannot be sent to its workers");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("a lambda with captures cannot be sent to its workers");
     WorkerPool pool(options());
     std::vector<AsyncResult<int>> results;
     // Closures with state cannot be shipped to live processes: fork workers restart for them.

@@ -137,7 +137,7 @@ TEST_P(BackgroundTest, ACallbackThatThrowsOnTheCollectorIsRethrownByTheNextWait)
 
 // The worker holds the task it runs and the next one; the third waits in the pool's queue.
 TEST_P(BackgroundTest, CancelTakesATaskNoWorkerHoldsYet) {
-    MPIRE_SKIP_ON_FORKSERVER("its workers hold none of the test's pipes (Gate)");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("its workers hold none of the test's pipes (Gate)");
     WorkerPool pool({.n_jobs = 1, .start_method = GetParam()});
     const Gate gate;
     bool callback_ran = false;
@@ -163,7 +163,7 @@ TEST_P(BackgroundTest, CancelTakesATaskNoWorkerHoldsYet) {
 }
 
 TEST_P(BackgroundTest, WaitAnyReturnsTheFirstReadyAndAsCompletedFollowsTheOrderOfFinishing) {
-    MPIRE_SKIP_ON_FORKSERVER("its workers hold none of the test's pipes (Gate)");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("its workers hold none of the test's pipes (Gate)");
     WorkerPool pool({.n_jobs = 2, .start_method = GetParam()});
     const Gate gate;
     std::vector<AsyncResult<int>> results;
@@ -184,7 +184,7 @@ TEST_P(BackgroundTest, WaitAnyReturnsTheFirstReadyAndAsCompletedFollowsTheOrderO
 }
 
 TEST_P(BackgroundTest, WaitAnyWithATimeoutReturnsNothingWhenNoneIsReady) {
-    MPIRE_SKIP_ON_FORKSERVER("its workers hold none of the test's pipes (Gate)");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("its workers hold none of the test's pipes (Gate)");
     WorkerPool pool({.n_jobs = 1, .start_method = GetParam()});
     const Gate gate;
     std::vector<AsyncResult<int>> results;
@@ -241,7 +241,7 @@ TEST_P(BackgroundTest, ResultsAreWaitedForFromSeveralThreadsAtOnce) {
 // Two threads that wait for tasks still running: one drives, the other waits for its result
 // (handing the engine back and forth, neither would ever drive).
 TEST_P(BackgroundTest, TwoThreadsWaitingForRunningTasksBothGetTheirResults) {
-    MPIRE_SKIP_ON_FORKSERVER("its workers hold none of the test's pipes (Gate)");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("its workers hold none of the test's pipes (Gate)");
     WorkerPool pool({.n_jobs = 2, .start_method = GetParam()});
     const Gate gate;
     auto first = pool.apply_async(&wait_at, gate.read_end());
@@ -370,17 +370,6 @@ TEST_F(BackgroundForkTest, ACollectorCallbackWaitsForAReplacementACallerForks) {
     EXPECT_THROW(dying.get(), mpire::WorkerDiedError);
 }
 
-// Blocks until thread `tid` of this process sleeps in a futex (a condition variable, a mutex).
-void until_blocked(pid_t tid) {
-    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/syscall";
-    for (;;) {
-        std::ifstream in(path);
-        long call = -1;
-        if (in >> call && call == SYS_futex) return;
-        std::this_thread::yield();
-    }
-}
-
 // This thread waits in the pool for a callback the collector runs; the callback then waits for
 // a task that needs a fork worker. Only this thread may fork it, and it does.
 TEST_F(BackgroundForkTest, AThreadWaitingForACollectorCallbackForksWhatTheCallbackWaitsFor) {
@@ -402,7 +391,7 @@ TEST_F(BackgroundForkTest, AThreadWaitingForACollectorCallbackForksWhatTheCallba
         EXPECT_THROW(dying.get(), mpire::WorkerDiedError);  // no worker is left
         const auto self = static_cast<pid_t>(::syscall(SYS_gettid));
         std::thread opener([&] {
-            until_blocked(self);
+            mpire::test::until_in_system_call(self, SYS_futex);  // a condition variable, a mutex
             proceed.open();
         });
         if (join) {

@@ -61,7 +61,7 @@ TEST_P(ErrorsTest, StandardExceptionsKeepTheirTypeAndGainContext) {
 }
 
 TEST_P(ErrorsTest, EveryStandardTypeIsPreserved) {
-    MPIRE_SKIP_ON_FORKSERVER("a lambda with captures cannot be sent to its workers");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("a lambda with captures cannot be sent to its workers");
     WorkerPool pool(options());
     auto throws = [&pool](auto make_error) {
         pool.map([make_error](int) -> int { throw make_error(); }, std::views::iota(0, 1));
@@ -231,7 +231,9 @@ TEST_P(ErrorsTest, UnsupportedOptionsSaySo) {
         }
         return false;
     };
-    EXPECT_TRUE(rejects([] { WorkerPool({.start_method = StartMethod::spawn}); }));
+    EXPECT_TRUE(rejects([] {
+        WorkerPool({.n_jobs = 1, .shared_objects = 1, .start_method = StartMethod::spawn});
+    }));
     WorkerPool pool(options());
     const auto inputs = std::views::iota(0, 3);
     EXPECT_FALSE(rejects(
@@ -276,7 +278,7 @@ TEST_P(ErrorsTest, DaemonWorkersCannotStartPools) {
 }
 
 TEST_P(ErrorsTest, NonDaemonWorkersCanNestPools) {
-    MPIRE_SKIP_ON_FORKSERVER("a lambda with captures cannot be sent to its workers");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("a lambda with captures cannot be sent to its workers");
     WorkerPool pool({.n_jobs = 2, .daemon = false, .start_method = GetParam()});
     const auto method = GetParam();
     auto sums = pool.map(

@@ -1,13 +1,20 @@
-// StartMethod::forkserver (issue 15): workers forked from a helper that started while the
-// program was single-threaded, their task function sent to them.
+// StartMethod::forkserver and StartMethod::spawn (issue 15): workers that do not share the
+// program's memory, forked from a helper that started while the program was single-threaded or
+// spawned as fresh runs of the program's binary, their task function sent to them.
 #include "mpire/forkserver.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -15,6 +22,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "test_support.hpp"
@@ -28,21 +36,25 @@ using mpire::WorkerPool;
 using mpire::test::Gate;
 using namespace std::chrono_literals;
 
-// test_support.hpp starts the forkserver before main, as the docs ask of a program.
-using mpire::test::forkserver_started;
-
 mpire::PoolOptions forkserver(int n_jobs = 2) {
     return {.n_jobs = n_jobs, .start_method = StartMethod::forkserver};
 }
+
+// Tests of both start methods whose workers get their functions sent.
+class ShippedWorkersTest : public mpire::test::LeakChecked<testing::TestWithParam<StartMethod>> {
+protected:
+    [[nodiscard]] mpire::PoolOptions options(int n_jobs = 2) const {
+        return {.n_jobs = n_jobs, .start_method = GetParam()};
+    }
+};
 
 int square(int x) { return x * x; }
 pid_t own_pid(int /*x*/) { return ::getpid(); }
 
 class ForkserverTest : public mpire::test::LeakChecked<> {};
 
-TEST_F(ForkserverTest, MapsAndAppliesWithFunctionsSentToTheWorkers) {
-    ASSERT_TRUE(forkserver_started);
-    WorkerPool pool(forkserver());
+TEST_P(ShippedWorkersTest, MapsAndAppliesWithFunctionsSentToTheWorkers) {
+    WorkerPool pool(options());
     std::vector<int> inputs(100);
     std::iota(inputs.begin(), inputs.end(), 0);
     const std::vector<int> squares = pool.map(&square, inputs);
@@ -50,8 +62,8 @@ TEST_F(ForkserverTest, MapsAndAppliesWithFunctionsSentToTheWorkers) {
     EXPECT_EQ(pool.apply([](int a, int b) { return a + b; }, 2, 3), 5);
 }
 
-TEST_F(ForkserverTest, WorkersAreChildrenOfThisProcessNotOfTheHelper) {
-    WorkerPool pool({.n_jobs = 1, .start_method = StartMethod::forkserver, .keep_alive = true});
+TEST_P(ShippedWorkersTest, WorkersAreChildrenOfThisProcess) {
+    WorkerPool pool({.n_jobs = 1, .start_method = GetParam(), .keep_alive = true});
     const std::vector<int> one{0};
     const pid_t worker = pool.map(&own_pid, one).front();
     EXPECT_NE(worker, ::getpid());
@@ -62,8 +74,8 @@ TEST_F(ForkserverTest, WorkersAreChildrenOfThisProcessNotOfTheHelper) {
     EXPECT_EQ(parent, ::getpid());
 }
 
-TEST_F(ForkserverTest, AFunctionThatCannotBeSentIsRefusedWithAReason) {
-    WorkerPool pool(forkserver());
+TEST_P(ShippedWorkersTest, AFunctionThatCannotBeSentIsRefusedWithAReason) {
+    WorkerPool pool(options());
     const int offset = 3;
     try {
         (void)pool.apply([offset](int x) { return x + offset; }, 1);
@@ -74,16 +86,15 @@ TEST_F(ForkserverTest, AFunctionThatCannotBeSentIsRefusedWithAReason) {
     EXPECT_EQ(pool.apply(&square, 4), 16);  // the pool goes on
 }
 
-TEST_F(ForkserverTest, SharedObjectsAreRefusedUntilTheyCanBeSent) {
-    EXPECT_THROW(
-        WorkerPool({.n_jobs = 1, .shared_objects = 5, .start_method = StartMethod::forkserver}),
-        std::invalid_argument);
-    WorkerPool pool(forkserver(1));
+TEST_P(ShippedWorkersTest, SharedObjectsAreRefusedUntilTheyCanBeSent) {
+    EXPECT_THROW(WorkerPool({.n_jobs = 1, .shared_objects = 5, .start_method = GetParam()}),
+                 std::invalid_argument);
+    WorkerPool pool(options(1));
     EXPECT_THROW(pool.set_shared_objects(5), std::invalid_argument);
 }
 
-TEST_F(ForkserverTest, AKilledWorkerIsReportedWithItsSignal) {
-    WorkerPool pool(forkserver(1));
+TEST_P(ShippedWorkersTest, AKilledWorkerIsReportedWithItsSignal) {
+    WorkerPool pool(options(1));
     try {
         (void)pool.apply([] {
             ::raise(SIGKILL);
@@ -96,8 +107,8 @@ TEST_F(ForkserverTest, AKilledWorkerIsReportedWithItsSignal) {
     EXPECT_EQ(pool.apply(&square, 5), 25);
 }
 
-TEST_F(ForkserverTest, ATaskPastItsTimeoutIsKilled) {
-    WorkerPool pool(forkserver(1));
+TEST_P(ShippedWorkersTest, ATaskPastItsTimeoutIsKilled) {
+    WorkerPool pool(options(1));
     // The worker does not hold the test's descriptors (a Gate): it waits for a signal instead.
     EXPECT_THROW((void)pool.apply(
                      [] {
@@ -109,9 +120,8 @@ TEST_F(ForkserverTest, ATaskPastItsTimeoutIsKilled) {
     EXPECT_EQ(pool.apply(&square, 6), 36);
 }
 
-TEST_F(ForkserverTest, InsightsCountTheWorkersTasks) {
-    WorkerPool pool(
-        {.n_jobs = 2, .start_method = StartMethod::forkserver, .enable_insights = true});
+TEST_P(ShippedWorkersTest, InsightsCountTheWorkersTasks) {
+    WorkerPool pool({.n_jobs = 2, .start_method = GetParam(), .enable_insights = true});
     std::vector<int> inputs(50, 1);
     (void)pool.map(&square, inputs, MapOptions{.chunk_size = 5});
     const mpire::Insights insights = pool.get_insights();
@@ -120,11 +130,9 @@ TEST_F(ForkserverTest, InsightsCountTheWorkersTasks) {
     EXPECT_EQ(completed, 50U);
 }
 
-TEST_F(ForkserverTest, WorkerIdsAndPinningReachTheWorkers) {
-    WorkerPool pool({.n_jobs = 2,
-                     .cpu_ids = {0},
-                     .pass_worker_id = true,
-                     .start_method = StartMethod::forkserver});
+TEST_P(ShippedWorkersTest, WorkerIdsAndPinningReachTheWorkers) {
+    WorkerPool pool(
+        {.n_jobs = 2, .cpu_ids = {0}, .pass_worker_id = true, .start_method = GetParam()});
     std::vector<int> inputs(20, 0);
     const std::vector<int> ids = pool.map(
         [](int worker_id, int /*x*/) {
@@ -161,6 +169,29 @@ TEST_F(ForkserverTest, AHelperThatDiedIsReapedAndReplaced) {
     EXPECT_NE(replacement, helper);
 }
 
+// The helper dies while the program waits for its answer: the request goes to a replacement,
+// on a channel of its own.
+TEST_F(ForkserverTest, AHelperThatDiesWithARequestInFlightIsReplacedForThatRequest) {
+    const pid_t helper = the_helper();
+    ASSERT_GT(helper, 0);
+    ASSERT_EQ(::kill(helper, SIGSTOP), 0);  // it gets the request but cannot answer
+    std::atomic<pid_t> caller{0};
+    int result = 0;
+    std::thread applier([&] {
+        caller = static_cast<pid_t>(::syscall(SYS_gettid));
+        WorkerPool pool(forkserver(1));
+        result = pool.apply(&square, 8);
+    });
+    while (caller == 0) std::this_thread::yield();
+    mpire::test::until_in_system_call(caller, SYS_poll);  // waiting for the answer
+    ASSERT_EQ(::kill(helper, SIGKILL), 0);
+    applier.join();
+    EXPECT_EQ(result, 64);
+    const pid_t replacement = the_helper();  // and no worker left over besides it
+    EXPECT_GT(replacement, 0);
+    EXPECT_NE(replacement, helper);
+}
+
 // The point of the start method: a lock another thread holds while workers start is free in
 // them, where a fork worker would inherit it held and wait forever.
 std::mutex g_held;
@@ -169,7 +200,7 @@ int lock_and_square(int x) {
     return x * x;
 }
 
-TEST_F(ForkserverTest, ALockAnotherThreadHoldsIsFreeInTheWorkers) {
+TEST_P(ShippedWorkersTest, ALockAnotherThreadHoldsIsFreeInTheWorkers) {
     const Gate release;
     const Gate holding;
     std::thread holder([&] {
@@ -181,7 +212,7 @@ TEST_F(ForkserverTest, ALockAnotherThreadHoldsIsFreeInTheWorkers) {
     const char* cycles_env = std::getenv("MPIRE_FORK_CYCLES");
     const int cycles = cycles_env != nullptr ? std::atoi(cycles_env) : 1000;
     const std::vector<int> inputs{1, 2, 3, 4};
-    WorkerPool pool(forkserver());
+    WorkerPool pool(options());
     for (int i = 0; i < cycles; ++i) {
         // Fresh workers each time (no keep_alive): each one starts while the lock is held.
         ASSERT_EQ(pool.map(&lock_and_square, inputs, MapOptions{.task_timeout = 30s}),
@@ -191,5 +222,51 @@ TEST_F(ForkserverTest, ALockAnotherThreadHoldsIsFreeInTheWorkers) {
     release.open();
     holder.join();
 }
+
+TEST_P(ShippedWorkersTest, WorkersHoldNoDescriptorOfTheProgram) {
+    int pipe_ends[2];
+    ASSERT_EQ(::pipe(pipe_ends), 0);  // not close-on-exec, as a careless program leaves them
+    WorkerPool pool(options(1));
+    const bool open_in_worker = pool.apply([](int fd) { return ::fcntl(fd, F_GETFD) != -1; },
+                                           std::max(pipe_ends[0], pipe_ends[1]));
+    ::close(pipe_ends[0]);
+    ::close(pipe_ends[1]);
+    EXPECT_FALSE(open_in_worker);
+}
+
+// Set while the program runs: a spawn worker is a fresh run, which sees only what the program's
+// static initializers made.
+int g_set_by_the_test = 0;
+const std::string g_made_at_start = std::to_string(6 * 7);
+
+TEST(SpawnTest, WorkersAreFreshRunsOfTheProgramThatRanItsStaticInitializers) {
+    g_set_by_the_test = 1;
+    WorkerPool pool({.n_jobs = 1, .start_method = StartMethod::spawn});
+    const auto seen = pool.apply([] {
+        return std::tuple(g_set_by_the_test, g_made_at_start,
+                          std::getenv("MPIRE_SPAWNED_WORKER") != nullptr);
+    });
+    g_set_by_the_test = 0;
+    EXPECT_EQ(std::get<0>(seen), 0);
+    EXPECT_EQ(std::get<1>(seen), "42");
+    EXPECT_FALSE(std::get<2>(seen)) << "the worker's environment still holds its launch";
+}
+
+TEST(SpawnTest, AProgramWhoseMainSkipsTheEntryGetsAnErrorThatSaysWhatToAdd) {
+    std::FILE* program = ::popen(MPIRE_SPAWN_WITHOUT_ENTRY " 2>&1", "r");
+    ASSERT_NE(program, nullptr);
+    std::string output;
+    std::array<char, 512> buffer{};
+    while (std::fgets(buffer.data(), buffer.size(), program) != nullptr) output += buffer.data();
+    const int status = ::pclose(program);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 4) << output;
+    EXPECT_NE(output.find("worker refused: mpire: this process is a StartMethod::spawn worker"),
+              std::string::npos)
+        << output;
+    EXPECT_NE(output.find("mpire::serve_if_spawned_worker()"), std::string::npos) << output;
+}
+
+MPIRE_TEST_ON_EVERY_START_METHOD_OF(ShippedWorkersTest, mpire::StartMethod::forkserver,
+                                    mpire::StartMethod::spawn);
 
 }  // namespace

@@ -49,7 +49,7 @@ TEST_P(InitExitTest, MpiresCountingExample) {
 }
 
 TEST_P(InitExitTest, InitAndExitGetTheWorkerIdAndSharedObjects) {
-    MPIRE_SKIP_ON_FORKSERVER("shared_objects are not supported yet");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     const std::vector<int> offsets{100, 200};
     WorkerPool pool({.n_jobs = 2,
                      .shared_objects = std::cref(offsets),
@@ -176,7 +176,7 @@ TEST_F(ExitOnProcesses, AWorkerDyingInItsExitFunctionDuringItsLifespanIsReported
 namespace {
 
 TEST_P(InitExitTest, TheDestructorRunsExitFunctionsOfKeptAliveWorkers) {
-    MPIRE_SKIP_ON_FORKSERVER("a lambda with captures cannot be sent to its workers");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("a lambda with captures cannot be sent to its workers");
     // Unlike MPIRE, which skips them unless stop_and_join() is called.
     mpire::SharedValue<std::atomic<int>> exits;
     {
@@ -220,7 +220,7 @@ TEST_P(InitExitTest, KeptAliveWorkersThatNeverRanATaskStillRunTheLatestInit) {
 }
 
 TEST_P(InitExitTest, ExitFunctionsMayReadPoolOwnedSharedObjectsThatWereReplaced) {
-    MPIRE_SKIP_ON_FORKSERVER("shared_objects are not supported yet");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     WorkerPool pool({.n_jobs = 2,
                      .shared_objects = std::vector<int>{1, 2, 3},
                      .start_method = GetParam(),

@@ -229,7 +229,7 @@ TEST_P(MapTest, MoreWorkersThanTasks) {
 }
 
 TEST_P(MapTest, MoveOnlyCallablesAndMutableState) {
-    MPIRE_SKIP_ON_FORKSERVER("a lambda with captures cannot be sent to its workers");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("a lambda with captures cannot be sent to its workers");
     WorkerPool pool(options());
     auto offset = std::make_unique<int>(10);
     const int base = *offset;

@@ -144,7 +144,7 @@ TEST_P(OnErrorTest, RetriesUsedUpThenSkipReportsEveryAttempt) {
 }
 
 TEST_P(OnErrorTest, AFailedTaskDoesNotRunItsNeighboursAgain) {
-    MPIRE_SKIP_ON_FORKSERVER("a lambda with captures cannot be sent to its workers");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("a lambda with captures cannot be sent to its workers");
     WorkerPool pool(options());
     mpire::SharedArray<std::atomic<int>> runs(10);
     std::vector<TaskFailure> failures;

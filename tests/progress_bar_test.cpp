@@ -131,7 +131,7 @@ TEST_P(ProgressBarTest, OnATerminalRedrawsInPlaceAndEndsAtTheTotal) {
 }
 
 TEST_P(ProgressBarTest, CountsTasksOfAChunkStillRunning) {
-    MPIRE_SKIP_ON_FORKSERVER("a lambda with captures cannot be sent to its workers");
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("a lambda with captures cannot be sent to its workers");
     // One chunk of all tasks: its last task waits until the bar shows the tasks before it done,
     // which only the worker's clock can tell the parent before the chunk returns.
     constexpr int n = 4;

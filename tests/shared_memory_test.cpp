@@ -20,7 +20,7 @@ using mpire::test::count_shared_mappings;
 class SharedMemoryTest : public mpire::test::StartMethodTest {};
 
 TEST_P(SharedMemoryTest, WorkersWriteResultsEveryoneSees) {
-    MPIRE_SKIP_ON_FORKSERVER(
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN(
         "SharedArray/SharedValue made after the helper started are not shared yet");
     // MPIRE's example: an Array without a lock, each task writing its own index.
     mpire::SharedArray<long> squares(100);
@@ -40,7 +40,7 @@ struct Counters {
 };
 
 TEST_P(SharedMemoryTest, AtomicsAndTheSharedMutexCountExactly) {
-    MPIRE_SKIP_ON_FORKSERVER(
+    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN(
         "SharedArray/SharedValue made after the helper started are not shared yet");
     Counters counters;
     WorkerPool pool(

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace mpire::test {
 
@@ -79,6 +80,18 @@ inline bool wait_for_exit(pid_t pid, int limit_ms = 10000) {
     const bool exited = ::poll(&handle, 1, limit_ms) == 1;
     ::close(fd);
     return exited;
+}
+
+/// Blocks until thread `tid` of this process is in system call `call` (SYS_futex: it sleeps on
+/// a condition variable or a mutex; SYS_poll: it waits for a descriptor).
+inline void until_in_system_call(pid_t tid, long call) {
+    const std::string path = "/proc/self/task/" + std::to_string(tid) + "/syscall";
+    for (;;) {
+        std::ifstream in(path);
+        long current = -1;
+        if (in >> current && current == call) return;
+        std::this_thread::yield();
+    }
 }
 
 /// A gate a task waits at until the test opens it: a pipe the workers inherit (fork) or share
@@ -230,10 +243,6 @@ inline void PrintTo(StartMethod method, std::ostream* out) { *out << test::name_
 
 namespace mpire::test {
 
-/// The forkserver starts before main, as mpire::start_forkserver() is documented to be called:
-/// its helper is then a child of the test process throughout, outside every Resources count.
-inline const bool forkserver_started = (mpire::start_forkserver(), true);
-
 /// Names parameterized tests after their start method: MapTest/StartMethods.X/fork.
 inline std::string start_method_name(const testing::TestParamInfo<StartMethod>& param) {
     return name_of(param.param);
@@ -241,15 +250,22 @@ inline std::string start_method_name(const testing::TestParamInfo<StartMethod>& 
 
 }  // namespace mpire::test
 
-/// In a parameterized test: skips the forkserver run of a test whose subject forkserver workers
-/// cannot do yet, naming why (each reason is a limit docs/workers.md lists).
-#define MPIRE_SKIP_ON_FORKSERVER(why) \
-    if (GetParam() == mpire::StartMethod::forkserver) GTEST_SKIP() << "forkserver: " << (why)
+/// In a parameterized test: skips the forkserver and spawn runs of a test whose subject their
+/// workers (which do not share the test's memory) cannot do yet, naming why (each reason is a
+/// limit docs/workers.md lists).
+#define MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN(why)                                                  \
+    if (GetParam() == mpire::StartMethod::forkserver || GetParam() == mpire::StartMethod::spawn) \
+    GTEST_SKIP() << mpire::test::name_of(GetParam()) << ": " << (why)
+
+/// Runs a parameterized suite once per start method listed, named after it.
+#define MPIRE_TEST_ON_EVERY_START_METHOD_OF(suite, ...)                         \
+    INSTANTIATE_TEST_SUITE_P(StartMethods, suite, testing::Values(__VA_ARGS__), \
+                             mpire::test::start_method_name)
 
 /// Runs a parameterized suite once per start method, named after it.
-#define MPIRE_TEST_ON_EVERY_START_METHOD(suite)                                   \
-    INSTANTIATE_TEST_SUITE_P(                                                     \
-        StartMethods, suite,                                                      \
-        testing::Values(mpire::StartMethod::fork, mpire::StartMethod::forkserver, \
-                        mpire::StartMethod::threading),                           \
+#define MPIRE_TEST_ON_EVERY_START_METHOD(suite)                                    \
+    INSTANTIATE_TEST_SUITE_P(                                                      \
+        StartMethods, suite,                                                       \
+        testing::Values(mpire::StartMethod::fork, mpire::StartMethod::forkserver,  \
+                        mpire::StartMethod::spawn, mpire::StartMethod::threading), \
         mpire::test::start_method_name)

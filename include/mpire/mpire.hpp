@@ -11,4 +11,5 @@
 #include "mpire/insights.hpp"
 #include "mpire/options.hpp"
 #include "mpire/shared_memory.hpp"
+#include "mpire/spawn.hpp"
 #include "mpire/worker_pool.hpp"

@@ -23,13 +23,16 @@
 /// saying so when the pool or the call sees it; it is never silently ignored.
 namespace mpire {
 
-/// How workers are started. `spawn` is rejected with `std::invalid_argument` until it lands.
+/// How workers are started (docs/workers.md compares them).
 enum class StartMethod {
     fork,  ///< child processes forked from the pool's process (the default)
     /// child processes forked from a clean helper process that started before the program ran
     /// threads (mpire/forkserver.hpp): the task function must be sendable, as for keep_alive
     forkserver,
-    spawn,      ///< child processes that re-execute the program (not supported yet)
+    /// child processes that are fresh runs of the program's binary, whose main() calls
+    /// mpire::serve_if_spawned_worker() first (mpire/spawn.hpp); the task function must be
+    /// sendable, as for forkserver
+    spawn,
     threading,  ///< threads of the pool's process: no isolation, no serialization
 };
 

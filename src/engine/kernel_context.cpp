@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "mpire/codec.hpp"
+#include "mpire/detail/code_address.hpp"
 #include "mpire/detail/kernel_interface.hpp"
 
 namespace mpire::detail {
@@ -14,7 +15,7 @@ bool encode_hook(ByteBuffer& out, const std::shared_ptr<Hook>& hook) {
     if (!hook) return true;
     const HookFactory factory = hook->factory();
     if (factory == nullptr) return false;
-    out.append(&factory, sizeof factory);
+    encode_function(out, factory);
     hook->encode_state(out);
     return true;
 }
@@ -23,9 +24,7 @@ std::shared_ptr<Hook> decode_hook(ByteReader& in) {
     bool present = false;
     decode(in, present);
     if (!present) return nullptr;
-    HookFactory factory = nullptr;
-    in.read(&factory, sizeof factory);
-    return factory(in);
+    return decode_function<std::remove_pointer_t<HookFactory>>(in)(in);
 }
 
 }  // namespace

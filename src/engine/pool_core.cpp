@@ -12,6 +12,7 @@
 #include "engine/cpu_ids.hpp"
 #include "engine/timeouts.hpp"
 #include "launch/fork_backend.hpp"
+#include "launch/spawn.hpp"
 #include "launch/thread_backend.hpp"
 #include "mpire/errors.hpp"
 #include "posix/process.hpp"
@@ -21,14 +22,14 @@ namespace mpire::detail {
 
 namespace {
 
-// Shared objects reach workers by address: fork and thread workers share it, forkserver
-// workers do not.
+// Shared objects reach workers by address: fork and thread workers share it, forkserver and
+// spawn workers do not.
 void refuse_unsendable_shared_objects(const WorkerTable& workers, const SharedObjects& shared) {
     if (shared.empty() || !workers.uses_bytes() || workers.inherits_memory()) return;
     throw std::invalid_argument(
-        "mpire: shared_objects are not supported with StartMethod::forkserver yet (its workers "
-        "do not share this process's memory); pass the data as task arguments, or use "
-        "StartMethod::fork or StartMethod::threading");
+        "mpire: shared_objects are not supported yet with StartMethod::forkserver or spawn "
+        "(their workers do not share this process's memory); pass the data as task arguments, "
+        "or use StartMethod::fork or StartMethod::threading");
 }
 
 std::size_t validated_n_jobs(const PoolOptions& options) {
@@ -58,22 +59,22 @@ std::unique_ptr<Backend> make_start_method_backend(const PoolOptions& options, s
         case StartMethod::forkserver:
             return std::make_unique<ForkBackend>(n, std::move(setup),
                                                  ForkBackend::Launch::forkserver);
+        case StartMethod::spawn:
+            return std::make_unique<ForkBackend>(n, std::move(setup), ForkBackend::Launch::spawn);
         case StartMethod::threading:
             return std::make_unique<ThreadBackend>(n, std::move(setup));
-        case StartMethod::spawn:
-            break;
     }
     throw std::invalid_argument(
-        "mpire: start method spawn is not supported yet; use StartMethod::forkserver (safe in a "
-        "program that runs threads), StartMethod::fork or StartMethod::threading");
+        fmt::format("mpire: unknown start method {}", static_cast<int>(options.start_method)));
 }
 
 namespace {
 std::unique_ptr<WorkerTable> make_worker_table(const PoolOptions& options, std::size_t n_jobs,
                                                const BackendMaker& make_backend) {
     // Mapped before any worker starts, so that every worker shares it with the parent; forkserver
-    // workers map it from its file descriptor.
-    const auto reach = options.start_method == StartMethod::forkserver
+    // and spawn workers map it from its file descriptor.
+    const auto reach = options.start_method == StartMethod::forkserver ||
+                               options.start_method == StartMethod::spawn
                            ? SharedMapping::Reach::passed_fd
                            : SharedMapping::Reach::forked_children;
     auto boards = std::make_unique<WorkerBoards>(n_jobs, options.enable_insights, reach);
@@ -91,6 +92,11 @@ PoolCore::PoolCore(const PoolOptions& options, const BackendMaker& make_backend,
       shared_objects(options.shared_objects),
       gate([this] { workers->interrupt(); }),
       collect_in_background_(collect_in_background) {
+    if (spawned_worker_skipped_its_entry()) {
+        throw std::logic_error(
+            "mpire: this process is a StartMethod::spawn worker, but its main() did not call "
+            "mpire::serve_if_spawned_worker() first: add that call as main()'s first line");
+    }
     if (inside_daemon_worker()) {
         throw std::logic_error(
             "mpire: a daemon worker cannot start a pool of its own; create the outer pool with "

@@ -11,11 +11,14 @@
 #include <cstdio>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
 #include "launch/forkserver.hpp"
+#include "launch/spawn.hpp"
 #include "mpire/codec.hpp"
+#include "mpire/detail/code_address.hpp"
 #include "posix/affinity.hpp"
 #include "posix/process.hpp"
 #include "transport/frame.hpp"
@@ -52,19 +55,21 @@ bool ForkBackend::running(int worker) {
 
 void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel,
                         const KernelShipping& shipping) {
-    if (launch_ == Launch::forkserver && shipping.factory == nullptr) {
+    if (launch_ != Launch::fork && shipping.factory == nullptr) {
         throw std::invalid_argument(
-            "mpire: StartMethod::forkserver sends the task function (and worker_init, "
-            "worker_exit) to workers that do not share this process's memory, and this one "
-            "cannot be sent: use a function pointer, a lambda without captures or a function "
-            "object with a serialize function, or StartMethod::fork / threading");
+            std::string("mpire: StartMethod::") +
+            (launch_ == Launch::spawn ? "spawn" : "forkserver") +
+            " sends the task function (and worker_init, worker_exit) to workers that do not "
+            "share this process's memory, and this one cannot be sent: use a function pointer, "
+            "a lambda without captures or a function object with a serialize function, or "
+            "StartMethod::fork / threading");
     }
     // Its predecessor may have been killed mid-task: the new worker starts with a clean clock.
     if (setup_.clocks != nullptr) setup_.clocks[worker].end();
     if (setup_.insights != nullptr) setup_.insights[worker].start_requested = WorkerClock::now_ns();
-    posix::SocketPair sockets = posix::make_socket_pair();
+    posix::SocketPair sockets;
     const pid_t pid = launch_ == Launch::fork ? fork_worker(worker, sockets, *kernel)
-                                              : launch_from_forkserver(worker, sockets);
+                                              : launch_shipped(worker, sockets);
     sockets.child.reset();
     Worker& w = workers_[static_cast<std::size_t>(worker)];
     w.pid = pid;
@@ -72,7 +77,7 @@ void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel,
     try {
         w.pidfd = posix::open_pidfd(pid);
         w.channel = std::make_unique<transport::ParentChannel>(std::move(sockets.parent));
-        if (launch_ == Launch::forkserver) install(worker, kernel, shipping);
+        if (launch_ != Launch::fork) install(worker, kernel, shipping);
     } catch (...) {
         ::kill(pid, SIGKILL);
         posix::reap(pid);
@@ -82,6 +87,7 @@ void ForkBackend::start(int worker, const std::shared_ptr<Kernel>& kernel,
 }
 
 pid_t ForkBackend::fork_worker(int worker, posix::SocketPair& sockets, Kernel& kernel) {
+    sockets = posix::make_socket_pair();
     // Flush first, or the child would print the parent's buffered output again.
     std::cout.flush();
     std::cerr.flush();
@@ -99,17 +105,35 @@ pid_t ForkBackend::fork_worker(int worker, posix::SocketPair& sockets, Kernel& k
     return pid;
 }
 
-pid_t ForkBackend::launch_from_forkserver(int worker, const posix::SocketPair& sockets) {
-    return Forkserver::launch(ForkserverLaunch{
+pid_t ForkBackend::launch_shipped(int worker, posix::SocketPair& sockets) {
+    for (int attempt = 1;; ++attempt) {
+        sockets = posix::make_socket_pair();
+        const WorkerLaunch launch = shipped_launch(worker, sockets.child.get());
+        if (launch_ == Launch::spawn) return spawn_worker(launch);
+        if (const std::optional<pid_t> pid = Forkserver::launch(launch)) return *pid;
+        // The helper died with the request: a worker it cloned first holds this channel, and
+        // the next attempt gets a channel of its own.
+        sockets.child.reset();
+        Forkserver::end_orphan(sockets.parent.get());
+        if (attempt == 2) {
+            throw std::system_error(
+                EPIPE, std::generic_category(),
+                "mpire: the forkserver is gone, and so is the one started to replace it");
+        }
+    }
+}
+
+WorkerLaunch ForkBackend::shipped_launch(int worker, int channel_fd) const {
+    return WorkerLaunch{
         .worker = worker,
         .n_workers = n_workers(),
         .daemon = setup_.daemon,
         .cpus = setup_.cpu_sets.empty() ? std::vector<int>{}
                                         : setup_.cpu_sets[static_cast<std::size_t>(worker)],
-        .channel_fd = sockets.child.get(),
+        .channel_fd = channel_fd,
         .clocks_fd = setup_.clocks_fd,
         .insights_fd = setup_.insights_fd,
-    });
+    };
 }
 
 void ForkBackend::become_worker(int worker, posix::UniqueFd channel, Kernel& kernel) {
@@ -147,7 +171,7 @@ void ForkBackend::install(int worker, const std::shared_ptr<Kernel>& /*kernel*/,
                           const KernelShipping& shipping) {
     ByteBuffer frame;
     transport::begin_frame(frame);
-    frame.append(&shipping.factory, sizeof shipping.factory);
+    encode_function(frame, shipping.factory);
     frame.append(shipping.state.data(), shipping.state.size());
     transport::finish_frame(frame, transport::FrameType::install, 0);
     workers_[static_cast<std::size_t>(worker)].channel->send_owned(std::move(frame));
@@ -220,6 +244,7 @@ void ForkBackend::receive_from(int worker, std::vector<WorkerEvent>& events) {
     Worker& w = workers_[static_cast<std::size_t>(worker)];
     if (!w.channel_closed && !w.channel->receive(frames)) w.channel_closed = true;
     for (transport::ReceivedFrame& frame : frames) {
+        if (frame.type == transport::FrameType::hello) continue;  // its pid, known already
         WorkerEvent event;
         event.worker = worker;
         event.chunk_id = frame.id;

@@ -7,6 +7,7 @@
 
 #include "launch/backend.hpp"
 #include "launch/forker.hpp"
+#include "launch/worker_launch.hpp"
 #include "posix/process.hpp"
 #include "posix/unique_fd.hpp"
 #include "posix/wake_fd.hpp"
@@ -16,12 +17,13 @@ namespace mpire::detail {
 
 /// Workers are child processes. With Launch::fork they are forked for the calling thread (see
 /// Forker for which thread forks) and inherit the kernel (and everything else) copy-on-write;
-/// with Launch::forkserver the program's forkserver starts them (launch/forkserver.hpp) and
-/// their kernel is sent over their channel. The parent waits on every worker's socket and pidfd
+/// with Launch::forkserver the program's forkserver starts them (launch/forkserver.hpp), with
+/// Launch::spawn they are fresh runs of the program's binary (launch/spawn.hpp); both get their
+/// kernel over their channel. The parent waits on every worker's socket and pidfd
 /// at once, so a result, a failure and a death are all noticed the moment they happen.
 class ForkBackend final : public Backend {
 public:
-    enum class Launch { fork, forkserver };
+    enum class Launch { fork, forkserver, spawn };
     ForkBackend(int n_workers, WorkerSetup setup, Launch launch);
     ~ForkBackend() override;
     ForkBackend(const ForkBackend&) = delete;
@@ -62,8 +64,11 @@ private:
     void receive_from(int worker, std::vector<WorkerEvent>& events);
     void handle_exit(int worker, std::vector<WorkerEvent>& events);
     [[noreturn]] void become_worker(int worker, posix::UniqueFd channel, Kernel& kernel);
+    // Makes `sockets` and forks the worker on them.
     pid_t fork_worker(int worker, posix::SocketPair& sockets, Kernel& kernel);
-    pid_t launch_from_forkserver(int worker, const posix::SocketPair& sockets);
+    // A worker that gets its kernel over its channel (forkserver, spawn), on `sockets`.
+    pid_t launch_shipped(int worker, posix::SocketPair& sockets);
+    [[nodiscard]] WorkerLaunch shipped_launch(int worker, int channel_fd) const;
 
     std::vector<Worker> workers_;
     WorkerSetup setup_;

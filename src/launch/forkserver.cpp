@@ -2,7 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/mman.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,20 +19,17 @@
 #include <utility>
 #include <vector>
 
+#include "launch/worker_launch.hpp"
 #include "mpire/codec.hpp"
-#include "mpire/detail/insight_recorder.hpp"
-#include "mpire/detail/worker_clock.hpp"
 #include "mpire/forkserver.hpp"
-#include "posix/affinity.hpp"
 #include "posix/process.hpp"
-#include "worker/process_worker.hpp"
-#include "worker/worker_identity.hpp"
+#include "transport/frame.hpp"
 
 namespace mpire::detail {
 
 namespace {
 
-constexpr int exit_setup_failed = 71;  // EX_OSERR, as for fork workers
+constexpr int exit_helper_failed = 71;  // EX_OSERR
 constexpr std::size_t max_request_bytes = 64 * 1024;
 constexpr std::size_t max_passed_fds = 3;
 
@@ -106,79 +103,6 @@ ssize_t receive_with_fds(int socket, ByteBuffer& bytes, std::vector<int>& fds) {
     return got;
 }
 
-template <class Slot>
-Slot* map_board(int fd, int n_workers, int worker) {
-    if (fd < 0) return nullptr;
-    const std::size_t bytes = static_cast<std::size_t>(n_workers) * sizeof(Slot);
-    void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (mapped == MAP_FAILED) ::_exit(exit_setup_failed);
-    return static_cast<Slot*>(mapped) + worker;
-}
-
-struct Request {
-    ForkserverLaunch launch;
-    pid_t die_with = 0;  // the program's pid when its workers die with it, else 0
-};
-
-// The signals a terminal or a supervisor sends a process group (and the mask) as `disposition`.
-// The helper starts from the program's handlers of the moment, which are not its own to run.
-void reset_signals(sighandler_t disposition) {
-    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
-        ::signal(signal, disposition);
-    }
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-}
-
-// In the worker, cloned from the helper: sets itself up and serves until told to stop.
-[[noreturn]] void become_worker(const Request& request) {
-    reset_signals(SIG_DFL);
-    const ForkserverLaunch& launch = request.launch;
-    if (request.die_with != 0) posix::die_with_parent(request.die_with);
-    if (launch.daemon) mark_process_as_daemon_worker();
-    if (!launch.cpus.empty()) {
-        try {
-            posix::pin_current_thread(launch.cpus);
-        } catch (...) {
-            ::_exit(exit_setup_failed);
-        }
-    }
-    const WorkerSeat seat{
-        .worker_id = launch.worker,
-        .clock = map_board<WorkerClock>(launch.clocks_fd, launch.n_workers, launch.worker),
-        .insights =
-            map_board<WorkerInsightSlot>(launch.insights_fd, launch.n_workers, launch.worker),
-        .own_process = true,
-    };
-    if (launch.clocks_fd >= 0) ::close(launch.clocks_fd);
-    if (launch.insights_fd >= 0) ::close(launch.insights_fd);
-    const int status = serve_as_shipped_process_worker(launch.channel_fd, seat);
-    std::fflush(nullptr);
-    ::_exit(status);
-}
-
-Request decode_request(const ByteBuffer& bytes, std::size_t size, const std::vector<int>& fds) {
-    Request request;
-    ForkserverLaunch& launch = request.launch;
-    ByteReader in(bytes.view().first(size));
-    bool has_clocks = false;
-    bool has_insights = false;
-    decode(in, launch.worker);
-    decode(in, launch.n_workers);
-    decode(in, launch.daemon);
-    decode(in, launch.cpus);
-    decode(in, has_clocks);
-    decode(in, has_insights);
-    decode(in, request.die_with);
-    std::size_t next = 0;
-    const auto take_fd = [&] { return next < fds.size() ? fds[next++] : -1; };
-    launch.channel_fd = take_fd();
-    if (has_clocks) launch.clocks_fd = take_fd();
-    if (has_insights) launch.insights_fd = take_fd();
-    return request;
-}
-
 // A worker is the program's child, a sibling of the helper: clone(CLONE_PARENT). Made with the
 // system call itself (fork() takes no flags); the helper is single-threaded, so no lock that
 // glibc's own fork would reset in the child is held. What the system call does not redo:
@@ -190,16 +114,26 @@ pid_t clone_sibling() {
         ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
 }
 
+// A worker's first frame: its pid, for the program to end it should the helper die before it
+// answers with that pid (Forkserver::end_orphan).
+void say_hello(int channel) {
+    ByteBuffer frame;
+    transport::begin_frame(frame);
+    transport::finish_frame(frame, transport::FrameType::hello,
+                            static_cast<std::uint64_t>(::getpid()));
+    if (!posix::write_all(channel, frame.data(), frame.size())) ::_exit(0);
+}
+
 // The helper's life: one request, one worker, one answer, until the program closes the socket.
 [[noreturn]] void serve_requests(int control) {
     // It holds nothing of the program's but its standard streams: another descriptor left open
     // (a pipe's write end, say) would keep the program's reader from ever seeing EOF.
-    if (control != 3 && ::dup2(control, 3) < 0) ::_exit(exit_setup_failed);
+    if (control != 3 && ::dup2(control, 3) < 0) ::_exit(exit_helper_failed);
     control = 3;
     ::syscall(SYS_close_range, 4U, ~0U, 0U);
     // A Ctrl-C meant for the program reaches its whole process group: the helper outlives it
     // and ends when the program closes its socket. Its workers get the defaults back.
-    reset_signals(SIG_IGN);
+    reset_group_signals(SIG_IGN);
     ByteBuffer bytes;
     std::vector<int> fds;
     for (;;) {
@@ -207,11 +141,13 @@ pid_t clone_sibling() {
         if (got <= 0) ::_exit(0);  // the program ended, or closed the forkserver
         std::int64_t answer = 0;
         try {
-            const Request request = decode_request(bytes, static_cast<std::size_t>(got), fds);
+            ByteReader in(bytes.view().first(static_cast<std::size_t>(got)));
+            const WorkerLaunch launch = decode_worker_launch(in, fds);
             const pid_t pid = clone_sibling();
             if (pid == 0) {
                 ::close(control);
-                become_worker(request);
+                say_hello(launch.channel_fd);
+                serve_as_launched_worker(launch);
             }
             answer = pid > 0 ? pid : -errno;
         } catch (...) {
@@ -232,6 +168,7 @@ Forkserver& Forkserver::get_locked(bool warn_about_threads) {
         // A fork worker of this program inherited its forkserver: the helper answers the
         // program, so a pool inside the worker starts one of its own.
         g_forkserver->control_.reset();
+        g_forkserver->pidfd_.reset();
         Forkserver* const inherited = std::exchange(g_forkserver, nullptr);
         inherited->next_retired_ = std::exchange(g_retired, inherited);
     }
@@ -273,7 +210,15 @@ Forkserver& Forkserver::get_locked(bool warn_about_threads) {
         serve_requests(control);
     }
     theirs.reset();
-    g_forkserver = new Forkserver(std::move(ours), pid, on_main_thread);
+    posix::UniqueFd pidfd;
+    try {
+        pidfd = posix::open_pidfd(pid);
+    } catch (...) {
+        ::kill(pid, SIGKILL);
+        posix::reap(pid);
+        throw;
+    }
+    g_forkserver = new Forkserver(std::move(ours), pid, std::move(pidfd), on_main_thread);
     return *g_forkserver;
 }
 
@@ -284,16 +229,30 @@ Forkserver& Forkserver::get() {
 
 void Forkserver::start() { (void)get(); }
 
-pid_t Forkserver::launch(const ForkserverLaunch& launch) {
-    for (int attempt = 1;; ++attempt) {
-        Forkserver& server = get();
-        if (const std::optional<pid_t> pid = server.try_launch(launch)) return *pid;
-        server.retire();
-        if (attempt == 2) {
-            errno = EPIPE;
-            throw_errno("mpire: the forkserver is gone, and so is the one started to replace it");
-        }
+std::optional<pid_t> Forkserver::launch(const WorkerLaunch& launch) {
+    Forkserver& server = get();
+    std::optional<pid_t> pid = server.try_launch(launch);
+    if (!pid) server.retire();
+    return pid;
+}
+
+void Forkserver::end_orphan(int channel) noexcept {
+    // End-of-file at once when no worker holds the channel; a worker says hello first thing.
+    // The bound is for a worker stopped before it could.
+    constexpr int patience_ms = 10'000;
+    pollfd readable{channel, POLLIN, 0};
+    int ready = 0;
+    do {
+        ready = ::poll(&readable, 1, patience_ms);
+    } while (ready < 0 && errno == EINTR);
+    transport::FrameHeader hello{};
+    if (ready <= 0 || !posix::read_exact(channel, &hello, sizeof hello) ||
+        hello.type != transport::FrameType::hello) {
+        return;
     }
+    const auto orphan = static_cast<pid_t>(hello.id);
+    ::kill(orphan, SIGKILL);
+    (void)posix::reap(orphan);
 }
 
 void Forkserver::retire() noexcept {
@@ -306,22 +265,16 @@ void Forkserver::retire() noexcept {
         }
     }
     control_.reset();
+    pidfd_.reset();
     if (pid_ > 0) posix::reap(pid_);
     pid_ = -1;
 }
 
-std::optional<pid_t> Forkserver::try_launch(const ForkserverLaunch& launch) {
+std::optional<pid_t> Forkserver::try_launch(WorkerLaunch launch) {
+    launch.die_with = on_main_thread_ ? ::getpid() : pid_t{0};
     ByteBuffer request;
-    encode(request, launch.worker);
-    encode(request, launch.n_workers);
-    encode(request, launch.daemon);
-    encode(request, launch.cpus);
-    encode(request, launch.clocks_fd >= 0);
-    encode(request, launch.insights_fd >= 0);
-    encode(request, on_main_thread_ ? ::getpid() : pid_t{0});
-    std::vector<int> fds{launch.channel_fd};
-    if (launch.clocks_fd >= 0) fds.push_back(launch.clocks_fd);
-    if (launch.insights_fd >= 0) fds.push_back(launch.insights_fd);
+    encode_worker_launch(request, launch);
+    const std::vector<int> fds = passed_fds(launch);
 
     const std::lock_guard lock(mutex_);
     if (!control_.valid()) return std::nullopt;  // retired by another thread
@@ -329,6 +282,15 @@ std::optional<pid_t> Forkserver::try_launch(const ForkserverLaunch& launch) {
         if (errno == EPIPE || errno == ECONNRESET) return std::nullopt;
         throw_errno("mpire: sending the forkserver a request");
     }
+    // The answer, or the helper's death, whichever comes.
+    std::array<pollfd, 2> watched{pollfd{control_.get(), POLLIN, 0},
+                                  pollfd{pidfd_.get(), POLLIN, 0}};
+    int ready = 0;
+    do {
+        ready = ::poll(watched.data(), watched.size(), -1);
+    } while (ready < 0 && errno == EINTR);
+    if (ready < 0) throw_errno("mpire: waiting for the forkserver's answer");
+    if (watched[0].revents == 0) return std::nullopt;  // only the helper's death
     ByteBuffer reply;
     std::vector<int> no_fds;
     const ssize_t got = receive_with_fds(control_.get(), reply, no_fds);

@@ -8,21 +8,10 @@
 #include <optional>
 #include <vector>
 
+#include "launch/worker_launch.hpp"
 #include "posix/unique_fd.hpp"
 
 namespace mpire::detail {
-
-/// What a forkserver worker is given as it starts: its end of the channel and the memory of
-/// the pool's boards (clocks, insight slots), by file descriptor, and how to set itself up.
-struct ForkserverLaunch {
-    int worker = 0;
-    int n_workers = 0;  // the boards hold one slot per worker
-    bool daemon = true;
-    std::vector<int> cpus;  // empty: no pinning
-    int channel_fd = -1;
-    int clocks_fd = -1;    // -1: no clocks
-    int insights_fd = -1;  // -1: no insights
-};
 
 /// The program's forkserver (StartMethod::forkserver): a helper process forked from this one
 /// while it was still single-threaded, which forks workers on request. A worker thus inherits no
@@ -39,25 +28,36 @@ public:
     /// Starts the forkserver now if there is none; see mpire::start_forkserver().
     static void start();
 
-    /// Starts a worker through the running forkserver; returns its pid. A forkserver that died
-    /// (killed, out of memory) is reaped and replaced once. Thread-safe.
-    static pid_t launch(const ForkserverLaunch& launch);
+    /// Starts a worker through the running forkserver (started now if there is none); returns
+    /// its pid. Nothing when the forkserver died (killed, out of memory) with the request: it is
+    /// reaped, the next call starts another, and a worker it may have started first holds the
+    /// launch's channel (see end_orphan). Thread-safe.
+    static std::optional<pid_t> launch(const WorkerLaunch& launch);
+
+    /// Ends the worker, if any, that a forkserver started on the channel whose other end is
+    /// `channel` before it died: every forkserver worker sends its pid first (FrameType::hello).
+    /// Call once this process closed its copy of the worker's end.
+    static void end_orphan(int channel) noexcept;
 
 private:
-    Forkserver(posix::UniqueFd control, pid_t pid, bool on_main_thread)
+    Forkserver(posix::UniqueFd control, pid_t pid, posix::UniqueFd pidfd, bool on_main_thread)
         : control_(std::move(control)),
           pid_(pid),
+          pidfd_(std::move(pidfd)),
           on_main_thread_(on_main_thread),
           owner_(::getpid()) {}
     static Forkserver& get_locked(bool warn_about_threads);
     // The worker's pid, or nothing when the helper is gone.
-    std::optional<pid_t> try_launch(const ForkserverLaunch& launch);
+    std::optional<pid_t> try_launch(WorkerLaunch launch);
     // Reaps a helper that is gone; get() starts a new one.
     void retire() noexcept;
 
     std::mutex mutex_;
     posix::UniqueFd control_;  // SOCK_SEQPACKET to the helper: one request, one answer
     pid_t pid_;                // the helper; -1 once reaped
+    // Readable once the helper died: a copy of its socket that a fork worker of another pool
+    // inherited would otherwise keep the program from seeing that as end-of-file.
+    posix::UniqueFd pidfd_;
     // Workers die with this process only when the helper was forked by the main thread: Linux
     // takes the end of the forking *thread* for the parent's death (see posix::die_with_parent).
     bool on_main_thread_;

@@ -19,6 +19,7 @@ enum class FrameType : std::uint32_t {
     task_skipped,     // worker -> parent: a task of chunk `id` failed and was left out: a TaskError
     inherited_chunk,  // parent -> worker: run these tasks, read where they lie
                       // (ChunkForm::inherited)
+    hello,            // worker -> parent: first frame of a forkserver worker, its pid as `id`
 };
 
 struct FrameHeader {

@@ -1,9 +1,12 @@
 #include "worker/process_worker.hpp"
 
+#include <cstdio>
+#include <exception>
 #include <memory>
 #include <vector>
 
 #include "mpire/codec.hpp"
+#include "mpire/detail/code_address.hpp"
 #include "posix/process.hpp"
 #include "transport/frame.hpp"
 #include "worker/worker_port.hpp"
@@ -33,9 +36,7 @@ public:
         switch (header_.type) {
             case FrameType::install: {
                 ByteReader in(body_.view());
-                KernelFactory factory = nullptr;
-                in.read(&factory, sizeof factory);
-                shipped_ = factory(in);
+                shipped_ = decode_function<std::remove_pointer_t<KernelFactory>>(in)(in);
                 return {.kind = WorkerMessage::Kind::install, .kernel = shipped_.get()};
             }
             case FrameType::chunk:
@@ -115,6 +116,10 @@ int serve_as_shipped_process_worker(int channel_fd, const WorkerSeat& seat) noex
             return exit_broken_channel;
         }
         return status_of(serve_worker(port, *first.kernel, seat));
+    } catch (const std::exception& error) {
+        // A kernel that cannot be rebuilt here (a spawn worker missing a module) says why.
+        std::fprintf(stderr, "%s\n", error.what());
+        return exit_broken_channel;
     } catch (...) {
         return exit_broken_channel;
     }

@@ -4,13 +4,14 @@
 #include <utility>
 
 #include "mpire/codec.hpp"
+#include "mpire/detail/code_address.hpp"
 
 /// Sending a callable to a worker that started before it existed (keep_alive).
 namespace mpire::detail {
 
-/// Whether a callable can be rebuilt inside such a worker: function pointers (same binary,
-/// same addresses after fork), capture-less lambdas and other empty function objects, and
-/// function objects with a `serialize` function. Lambdas with captures cannot: a reference
+/// Whether a callable can be rebuilt inside such a worker: function pointers (same binary; see
+/// code_address.hpp for spawned workers), capture-less lambdas and other empty function objects,
+/// and function objects with a `serialize` function. Lambdas with captures cannot: a reference
 /// capture would silently point at a stale copy.
 template <class F>
 inline constexpr bool is_shippable = std::is_pointer_v<F> ||
@@ -21,7 +22,7 @@ template <class F>
 void encode_callable(ByteBuffer& out, const F& f) {
     static_assert(is_shippable<F>);
     if constexpr (std::is_pointer_v<F>) {
-        out.append(&f, sizeof f);
+        encode_function(out, f);
     } else if constexpr (!std::is_empty_v<F>) {
         encode(out, f);
     }
@@ -31,9 +32,7 @@ template <class F>
 F decode_callable(ByteReader& in) {
     static_assert(is_shippable<F>);
     if constexpr (std::is_pointer_v<F>) {
-        F f = nullptr;
-        in.read(&f, sizeof f);
-        return f;
+        return decode_function<std::remove_pointer_t<F>>(in);
     } else if constexpr (std::is_empty_v<F>) {
         return F{};
     } else {

@@ -1,0 +1,102 @@
+#include "launch/worker_launch.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "mpire/detail/insight_recorder.hpp"
+#include "mpire/detail/worker_clock.hpp"
+#include "posix/affinity.hpp"
+#include "posix/process.hpp"
+#include "worker/process_worker.hpp"
+#include "worker/worker_identity.hpp"
+
+namespace mpire::detail {
+
+namespace {
+
+constexpr int exit_setup_failed = 71;  // EX_OSERR, as for fork workers
+
+template <class Slot>
+Slot* map_board(int fd, int n_workers, int worker) {
+    if (fd < 0) return nullptr;
+    const std::size_t bytes = static_cast<std::size_t>(n_workers) * sizeof(Slot);
+    void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (mapped == MAP_FAILED) ::_exit(exit_setup_failed);
+    return static_cast<Slot*>(mapped) + worker;
+}
+
+}  // namespace
+
+std::vector<int> passed_fds(const WorkerLaunch& launch) {
+    std::vector<int> fds{launch.channel_fd};
+    if (launch.clocks_fd >= 0) fds.push_back(launch.clocks_fd);
+    if (launch.insights_fd >= 0) fds.push_back(launch.insights_fd);
+    return fds;
+}
+
+void encode_worker_launch(ByteBuffer& out, const WorkerLaunch& launch) {
+    encode(out, launch.worker);
+    encode(out, launch.n_workers);
+    encode(out, launch.daemon);
+    encode(out, launch.cpus);
+    encode(out, launch.die_with);
+    encode(out, launch.clocks_fd >= 0);
+    encode(out, launch.insights_fd >= 0);
+}
+
+WorkerLaunch decode_worker_launch(ByteReader& in, std::span<const int> fds) {
+    WorkerLaunch launch;
+    bool has_clocks = false;
+    bool has_insights = false;
+    decode(in, launch.worker);
+    decode(in, launch.n_workers);
+    decode(in, launch.daemon);
+    decode(in, launch.cpus);
+    decode(in, launch.die_with);
+    decode(in, has_clocks);
+    decode(in, has_insights);
+    std::size_t next = 0;
+    const auto take_fd = [&] { return next < fds.size() ? fds[next++] : -1; };
+    launch.channel_fd = take_fd();
+    if (has_clocks) launch.clocks_fd = take_fd();
+    if (has_insights) launch.insights_fd = take_fd();
+    return launch;
+}
+
+void reset_group_signals(sighandler_t disposition) {
+    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+        ::signal(signal, disposition);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+void serve_as_launched_worker(const WorkerLaunch& launch) {
+    reset_group_signals(SIG_DFL);
+    if (launch.die_with != 0) posix::die_with_parent(launch.die_with);
+    if (launch.daemon) mark_process_as_daemon_worker();
+    if (!launch.cpus.empty()) {
+        try {
+            posix::pin_current_thread(launch.cpus);
+        } catch (...) {
+            ::_exit(exit_setup_failed);
+        }
+    }
+    const WorkerSeat seat{
+        .worker_id = launch.worker,
+        .clock = map_board<WorkerClock>(launch.clocks_fd, launch.n_workers, launch.worker),
+        .insights =
+            map_board<WorkerInsightSlot>(launch.insights_fd, launch.n_workers, launch.worker),
+        .own_process = true,
+    };
+    if (launch.clocks_fd >= 0) ::close(launch.clocks_fd);
+    if (launch.insights_fd >= 0) ::close(launch.insights_fd);
+    const int status = serve_as_shipped_process_worker(launch.channel_fd, seat);
+    std::fflush(nullptr);
+    ::_exit(status);
+}
+
+}  // namespace mpire::detail
