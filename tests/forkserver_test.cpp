@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,11 +15,15 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
 #include <numeric>
+#include <ranges>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -86,11 +91,29 @@ TEST_P(ShippedWorkersTest, AFunctionThatCannotBeSentIsRefusedWithAReason) {
     EXPECT_EQ(pool.apply(&square, 4), 16);  // the pool goes on
 }
 
-TEST_P(ShippedWorkersTest, SharedObjectsAreRefusedUntilTheyCanBeSent) {
-    EXPECT_THROW(WorkerPool({.n_jobs = 1, .shared_objects = 5, .start_method = GetParam()}),
+// Not sendable: it owns what it points at, and has no serialize function.
+struct Opaque {
+    std::unique_ptr<int> owned;
+};
+static_assert(!mpire::is_transferable_v<Opaque>);
+
+TEST_P(ShippedWorkersTest, SharedObjectsReachEachWorkerAsACopyAndUnsendableOnesAreRefused) {
+    WorkerPool pool(
+        {.n_jobs = 2, .shared_objects = std::vector<int>{1, 2, 3}, .start_method = GetParam()});
+    EXPECT_EQ(pool.map([](const std::vector<int>& v, int i) { return v[i] * 10; },
+                       std::views::iota(0, 3)),
+              (std::vector<int>{10, 20, 30}));
+    pool.set_shared_objects(std::vector<int>{7});
+    EXPECT_EQ(pool.apply([](const std::vector<int>& v) { return v.front(); }), 7);
+    try {
+        pool.set_shared_objects(Opaque{});
+        FAIL() << "no exception";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("Opaque"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("cannot be sent"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(WorkerPool({.n_jobs = 1, .shared_objects = Opaque{}, .start_method = GetParam()}),
                  std::invalid_argument);
-    WorkerPool pool(options(1));
-    EXPECT_THROW(pool.set_shared_objects(5), std::invalid_argument);
 }
 
 TEST_P(ShippedWorkersTest, AKilledWorkerIsReportedWithItsSignal) {
@@ -169,6 +192,12 @@ TEST_F(ForkserverTest, AHelperThatDiedIsReapedAndReplaced) {
     EXPECT_NE(replacement, helper);
 }
 
+#ifdef SYS_poll
+constexpr long poll_system_call = SYS_poll;
+#else
+constexpr long poll_system_call = SYS_ppoll;  // glibc's poll() where there is no poll system call
+#endif
+
 // The helper dies while the program waits for its answer: the request goes to a replacement,
 // on a channel of its own.
 TEST_F(ForkserverTest, AHelperThatDiesWithARequestInFlightIsReplacedForThatRequest) {
@@ -183,7 +212,7 @@ TEST_F(ForkserverTest, AHelperThatDiesWithARequestInFlightIsReplacedForThatReque
         result = pool.apply(&square, 8);
     });
     while (caller == 0) std::this_thread::yield();
-    mpire::test::until_in_system_call(caller, SYS_poll);  // waiting for the answer
+    mpire::test::until_in_system_call(caller, poll_system_call);  // waiting for the answer
     ASSERT_EQ(::kill(helper, SIGKILL), 0);
     applier.join();
     EXPECT_EQ(result, 64);
@@ -223,15 +252,51 @@ TEST_P(ShippedWorkersTest, ALockAnotherThreadHoldsIsFreeInTheWorkers) {
     holder.join();
 }
 
-TEST_P(ShippedWorkersTest, WorkersHoldNoDescriptorOfTheProgram) {
+// Run under nohup, a program ignores SIGHUP, and so do its fork workers: these as well.
+TEST_P(ShippedWorkersTest, WorkersIgnoreTheSignalsTheProgramIgnores) {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    struct sigaction before {};
+    ASSERT_EQ(::sigaction(SIGHUP, &ignore, &before), 0);
+    WorkerPool pool(options(1));
+    const int survived = pool.apply([] {
+        ::raise(SIGHUP);
+        return 1;
+    });
+    ASSERT_EQ(::sigaction(SIGHUP, &before, nullptr), 0);
+    EXPECT_EQ(survived, 1);
+    // And a signal the program does not ignore is at its default there (the helper ignores it).
+    EXPECT_THROW((void)pool.apply([] {
+        ::raise(SIGUSR1);
+        return 1;
+    }),
+                 mpire::WorkerDiedError);
+}
+
+// Forkserver workers cannot hold it: the helper started before the test made it.
+TEST(SpawnTest, WorkersHoldNoDescriptorOfTheProgram) {
     int pipe_ends[2];
     ASSERT_EQ(::pipe(pipe_ends), 0);  // not close-on-exec, as a careless program leaves them
-    WorkerPool pool(options(1));
-    const bool open_in_worker = pool.apply([](int fd) { return ::fcntl(fd, F_GETFD) != -1; },
-                                           std::max(pipe_ends[0], pipe_ends[1]));
+    struct stat pipe_status {};
+    ASSERT_EQ(::fstat(pipe_ends[0], &pipe_status), 0);
+    WorkerPool pool({.n_jobs = 1, .start_method = StartMethod::spawn});
+    // By identity, not by number: the worker's own descriptors may have the same numbers.
+    const int open_in_worker = pool.apply(
+        [](std::uint64_t inode) {
+            int found = 0;
+            for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+                struct stat status {};
+                if (::stat(entry.path().c_str(), &status) == 0 && status.st_ino == inode &&
+                    S_ISFIFO(status.st_mode)) {
+                    ++found;
+                }
+            }
+            return found;
+        },
+        static_cast<std::uint64_t>(pipe_status.st_ino));
     ::close(pipe_ends[0]);
     ::close(pipe_ends[1]);
-    EXPECT_FALSE(open_in_worker);
+    EXPECT_EQ(open_in_worker, 0);
 }
 
 // Set while the program runs: a spawn worker is a fresh run, which sees only what the program's

@@ -49,7 +49,6 @@ TEST_P(InitExitTest, MpiresCountingExample) {
 }
 
 TEST_P(InitExitTest, InitAndExitGetTheWorkerIdAndSharedObjects) {
-    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     const std::vector<int> offsets{100, 200};
     WorkerPool pool({.n_jobs = 2,
                      .shared_objects = std::cref(offsets),
@@ -220,7 +219,6 @@ TEST_P(InitExitTest, KeptAliveWorkersThatNeverRanATaskStillRunTheLatestInit) {
 }
 
 TEST_P(InitExitTest, ExitFunctionsMayReadPoolOwnedSharedObjectsThatWereReplaced) {
-    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     WorkerPool pool({.n_jobs = 2,
                      .shared_objects = std::vector<int>{1, 2, 3},
                      .start_method = GetParam(),

@@ -17,15 +17,20 @@ namespace {
 using mpire::StartMethod;
 using mpire::WorkerPool;
 
+// With a serialize function: forkserver and spawn workers get a copy each.
 struct Dataset {
     std::vector<int> values;
     std::string name;
+
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(values, name);
+    }
 };
 
 class SharedObjectsTest : public mpire::test::StartMethodTest {};
 
 TEST_P(SharedObjectsTest, TasksReadTheSharedObjectByReference) {
-    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     const Dataset data{{10, 20, 30, 40}, "d"};
     WorkerPool pool({.n_jobs = 2, .shared_objects = std::cref(data), .start_method = GetParam()});
     EXPECT_EQ(pool.map([](const Dataset& d, int i) { return d.values[i]; }, std::views::iota(0, 4)),
@@ -33,7 +38,6 @@ TEST_P(SharedObjectsTest, TasksReadTheSharedObjectByReference) {
 }
 
 TEST_P(SharedObjectsTest, ThePoolCanOwnTheObject) {
-    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     WorkerPool pool(
         {.n_jobs = 2, .shared_objects = std::vector<int>{5, 6, 7}, .start_method = GetParam()});
     EXPECT_EQ(
@@ -42,7 +46,6 @@ TEST_P(SharedObjectsTest, ThePoolCanOwnTheObject) {
 }
 
 TEST_P(SharedObjectsTest, ComeAfterTheWorkerIdAndBeforeUnpackedArguments) {
-    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     const std::tuple<int, std::string> config{100, "x"};
     WorkerPool pool({.n_jobs = 2,
                      .shared_objects = std::cref(config),
@@ -56,7 +59,6 @@ TEST_P(SharedObjectsTest, ComeAfterTheWorkerIdAndBeforeUnpackedArguments) {
 }
 
 TEST_P(SharedObjectsTest, MismatchesAreRejectedWithTheTypesNamed) {
-    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     const Dataset data{{1}, "d"};
     WorkerPool pool({.n_jobs = 1, .shared_objects = std::cref(data), .start_method = GetParam()});
     try {
@@ -73,7 +75,6 @@ TEST_P(SharedObjectsTest, MismatchesAreRejectedWithTheTypesNamed) {
 }
 
 TEST_P(SharedObjectsTest, SetSharedObjectsReachesTheWorkers) {
-    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     WorkerPool pool({.n_jobs = 2, .start_method = GetParam(), .keep_alive = true});
     std::vector<int> first{1, 2};
     pool.set_shared_objects(std::cref(first));

@@ -57,7 +57,6 @@ TEST_P(WorkerStateTest, KeepAliveKeepsTheState) {
 }
 
 TEST_P(WorkerStateTest, ComesAfterTheWorkerIdAndSharedObjects) {
-    MPIRE_SKIP_ON_FORKSERVER_AND_SPAWN("shared_objects are not supported yet");
     const std::vector<int> weights{1, 10};
     WorkerPool pool({.n_jobs = 2,
                      .shared_objects = std::cref(weights),

@@ -11,6 +11,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "mpire/codec.hpp"
 #include "mpire/detail/hook.hpp"
 
 /// Options of `WorkerPool` and of its map calls. Both are aggregates whose fields follow MPIRE's
@@ -79,6 +80,31 @@ private:
 ///     mpire::WorkerPool owner({.shared_objects = load()});            // the pool owns a copy
 ///
 /// Several objects go in a struct or a `std::tuple`.
+namespace detail {
+/// How shared objects of one type cross to workers that do not share the pool's memory
+/// (forkserver, spawn): both null when the type cannot be sent (no codec, or not
+/// default-constructible).
+struct SharedObjectCodec {
+    void (*encode)(ByteBuffer& out, const void* object) = nullptr;
+    std::shared_ptr<void> (*decode)(ByteReader& in) = nullptr;
+};
+
+template <class T>
+SharedObjectCodec shared_object_codec() {
+    if constexpr (is_transferable_v<T> && std::is_default_constructible_v<T>) {
+        return {.encode = [](ByteBuffer& out,
+                             const void* object) { encode(out, *static_cast<const T*>(object)); },
+                .decode = [](ByteReader& in) -> std::shared_ptr<void> {
+                    auto object = std::make_shared<T>();
+                    decode(in, *object);
+                    return object;
+                }};
+    } else {
+        return {};
+    }
+}
+}  // namespace detail
+
 class SharedObjects {
 public:
     SharedObjects() = default;
@@ -87,19 +113,22 @@ public:
     SharedObjects(std::reference_wrapper<T> object)  // NOLINT(google-explicit-constructor)
         : object_(std::shared_ptr<void>(), const_cast<std::remove_const_t<T>*>(&object.get())),
           type_(&typeid(std::remove_const_t<T>)),
+          codec_(detail::shared_object_codec<std::remove_const_t<T>>()),
           read_only_(std::is_const_v<T>) {}
     /// Shares an object the caller already holds in a shared_ptr.
     template <class T>
     SharedObjects(std::shared_ptr<T> object)  // NOLINT(google-explicit-constructor)
         : object_(std::const_pointer_cast<std::remove_const_t<T>>(std::move(object))),
           type_(&typeid(std::remove_const_t<T>)),
+          codec_(detail::shared_object_codec<std::remove_const_t<T>>()),
           read_only_(std::is_const_v<T>) {}
     /// Moves or copies `object` into the pool once.
     template <class T>
     requires(!std::is_same_v<std::remove_cvref_t<T>, SharedObjects>)
         SharedObjects(T&& object)  // NOLINT(google-explicit-constructor)
         : object_(std::make_shared<std::remove_cvref_t<T>>(std::forward<T>(object))),
-          type_(&typeid(std::remove_cvref_t<T>)) {}
+          type_(&typeid(std::remove_cvref_t<T>)),
+          codec_(detail::shared_object_codec<std::remove_cvref_t<T>>()) {}
 
     [[nodiscard]] bool empty() const noexcept { return type_ == nullptr; }
     [[nodiscard]] void* get() const noexcept { return object_.get(); }
@@ -111,10 +140,13 @@ public:
     }
     /// Shared through a reference or pointer to const: tasks may only take it as const.
     [[nodiscard]] bool read_only() const noexcept { return read_only_; }
+    /// How the object is sent to forkserver and spawn workers, once per worker.
+    [[nodiscard]] const detail::SharedObjectCodec& codec() const noexcept { return codec_; }
 
 private:
     std::shared_ptr<void> object_;
     const std::type_info* type_ = nullptr;
+    detail::SharedObjectCodec codec_;
     bool read_only_ = false;
 };
 

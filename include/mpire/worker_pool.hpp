@@ -285,6 +285,7 @@ private:
             detail::KernelContext{
                 .lead = lead,
                 .shared = shared.owner(),
+                .shared_by_value = shared_by_value(shared),
                 .init = options.worker_init.hook(),
                 .exit = options.worker_exit.hook(),
                 .timeouts = timeouts,
@@ -358,6 +359,7 @@ private:
                 detail::KernelContext{
                     .lead = lead,
                     .shared = shared.owner(),
+                    .shared_by_value = shared_by_value(shared),
                     .init = hooks.init,
                     .exit = hooks.exit,
                     .timeouts = {timeouts.task, hooks.init_timeout, hooks.exit_timeout},
@@ -413,6 +415,11 @@ private:
 
     /// Throws std::logic_error for a moved-from pool.
     [[nodiscard]] const std::shared_ptr<detail::PoolCore>& live_core() const;
+    // How a kernel ships `shared`: by value to workers that do not share this memory.
+    [[nodiscard]] detail::SharedObjectCodec shared_by_value(const SharedObjects& shared) const {
+        return detail::shares_memory_with_workers(*live_core()) ? detail::SharedObjectCodec{}
+                                                                : shared.codec();
+    }
 
     std::shared_ptr<detail::PoolCore> core_;
     int uncaught_at_construction_ = 0;

@@ -31,8 +31,15 @@ std::shared_ptr<Hook> decode_hook(ByteReader& in) {
 
 bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
     encode(out, context.lead);
-    void* shared = context.shared.get();  // a fork worker inherited the object at this address
-    out.append(&shared, sizeof shared);
+    const bool by_value = context.shared && context.shared_by_value.encode != nullptr;
+    encode(out, by_value);
+    if (by_value) {
+        encode_function(out, context.shared_by_value.decode);
+        context.shared_by_value.encode(out, context.shared.get());
+    } else {
+        void* shared = context.shared.get();  // a fork worker inherited the object here
+        out.append(&shared, sizeof shared);
+    }
     for (const auto& timeout :
          {context.timeouts.task, context.timeouts.init, context.timeouts.exit}) {
         // Field by field: an optional's raw bytes hold padding, and identical kernels must
@@ -49,9 +56,16 @@ bool encode_kernel_context(ByteBuffer& out, const KernelContext& context) {
 KernelContext decode_kernel_context(ByteReader& in) {
     KernelContext context;
     decode(in, context.lead);
-    void* shared = nullptr;
-    in.read(&shared, sizeof shared);
-    context.shared = std::shared_ptr<void>(std::shared_ptr<void>(), shared);  // not owned here
+    bool by_value = false;
+    decode(in, by_value);
+    if (by_value) {
+        using Decode = std::shared_ptr<void>(ByteReader&);
+        context.shared = decode_function<Decode>(in)(in);  // the worker's own copy
+    } else {
+        void* shared = nullptr;
+        in.read(&shared, sizeof shared);
+        context.shared = std::shared_ptr<void>(std::shared_ptr<void>(), shared);  // not owned
+    }
     for (auto* timeout : {&context.timeouts.task, &context.timeouts.init, &context.timeouts.exit}) {
         bool present = false;
         decode(in, present);

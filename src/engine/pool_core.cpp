@@ -14,6 +14,7 @@
 #include "launch/fork_backend.hpp"
 #include "launch/spawn.hpp"
 #include "launch/thread_backend.hpp"
+#include "mpire/detail/demangle.hpp"
 #include "mpire/errors.hpp"
 #include "posix/process.hpp"
 #include "worker/worker_identity.hpp"
@@ -22,14 +23,16 @@ namespace mpire::detail {
 
 namespace {
 
-// Shared objects reach workers by address: fork and thread workers share it, forkserver and
-// spawn workers do not.
+// Shared objects reach fork and thread workers by address; forkserver and spawn workers get a
+// copy each, which needs a type that can be sent.
 void refuse_unsendable_shared_objects(const WorkerTable& workers, const SharedObjects& shared) {
     if (shared.empty() || !workers.uses_bytes() || workers.inherits_memory()) return;
-    throw std::invalid_argument(
-        "mpire: shared_objects are not supported yet with StartMethod::forkserver or spawn "
-        "(their workers do not share this process's memory); pass the data as task arguments, "
-        "or use StartMethod::fork or StartMethod::threading");
+    if (shared.codec().encode != nullptr) return;
+    throw std::invalid_argument(fmt::format(
+        "mpire: shared_objects of type {} cannot be sent to forkserver or spawn workers, which "
+        "get a copy each: give the type a serialize function (docs/serialization.md) and a default "
+        "constructor, or use StartMethod::fork or StartMethod::threading",
+        demangle(shared.type().name())));
 }
 
 std::size_t validated_n_jobs(const PoolOptions& options) {
@@ -92,10 +95,11 @@ PoolCore::PoolCore(const PoolOptions& options, const BackendMaker& make_backend,
       shared_objects(options.shared_objects),
       gate([this] { workers->interrupt(); }),
       collect_in_background_(collect_in_background) {
-    if (spawned_worker_skipped_its_entry()) {
+    if (spawned_worker_before_its_entry()) {
         throw std::logic_error(
-            "mpire: this process is a StartMethod::spawn worker, but its main() did not call "
-            "mpire::serve_if_spawned_worker() first: add that call as main()'s first line");
+            "mpire: this process is a StartMethod::spawn worker that has not reached "
+            "mpire::serve_if_spawned_worker(): call it first thing in main(), before anything "
+            "makes a pool (a pool made during static initialization cannot use spawn)");
     }
     if (inside_daemon_worker()) {
         throw std::logic_error(
@@ -270,6 +274,10 @@ ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init, const Wor
 }
 
 bool uses_bytes(const PoolCore& core) noexcept { return core.workers->uses_bytes(); }
+
+bool shares_memory_with_workers(const PoolCore& core) noexcept {
+    return !core.workers->uses_bytes() || core.workers->inherits_memory();
+}
 
 void submit_apply(PoolCore& core, ApplyTask task) {
     const EngineLease lease(core);

@@ -32,7 +32,9 @@ constexpr int exit_setup_failed = 71;  // EX_OSERR: the worker could not be set 
 }  // namespace
 
 ForkBackend::ForkBackend(int n_workers, WorkerSetup setup, Launch launch)
-    : workers_(static_cast<std::size_t>(n_workers)), setup_(std::move(setup)), launch_(launch) {}
+    : workers_(static_cast<std::size_t>(n_workers)), setup_(std::move(setup)), launch_(launch) {
+    if (launch_ == Launch::spawn) spawn_template_.emplace();
+}
 
 ForkBackend::~ForkBackend() { kill_all(); }
 
@@ -109,7 +111,7 @@ pid_t ForkBackend::launch_shipped(int worker, posix::SocketPair& sockets) {
     for (int attempt = 1;; ++attempt) {
         sockets = posix::make_socket_pair();
         const WorkerLaunch launch = shipped_launch(worker, sockets.child.get());
-        if (launch_ == Launch::spawn) return spawn_worker(launch);
+        if (launch_ == Launch::spawn) return spawn_template_->spawn(launch);
         if (const std::optional<pid_t> pid = Forkserver::launch(launch)) return *pid;
         // The helper died with the request: a worker it cloned first holds this channel, and
         // the next attempt gets a channel of its own.
@@ -130,6 +132,7 @@ WorkerLaunch ForkBackend::shipped_launch(int worker, int channel_fd) const {
         .daemon = setup_.daemon,
         .cpus = setup_.cpu_sets.empty() ? std::vector<int>{}
                                         : setup_.cpu_sets[static_cast<std::size_t>(worker)],
+        .ignored_signals = ignored_group_signals(),
         .channel_fd = channel_fd,
         .clocks_fd = setup_.clocks_fd,
         .insights_fd = setup_.insights_fd,

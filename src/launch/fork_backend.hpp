@@ -3,10 +3,12 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "launch/backend.hpp"
 #include "launch/forker.hpp"
+#include "launch/spawn.hpp"
 #include "launch/worker_launch.hpp"
 #include "posix/process.hpp"
 #include "posix/unique_fd.hpp"
@@ -73,6 +75,7 @@ private:
     std::vector<Worker> workers_;
     WorkerSetup setup_;
     Launch launch_;
+    std::optional<SpawnTemplate> spawn_template_;  // with Launch::spawn
     posix::WakeFd wake_;
     // Last, so destroyed first but after the destructor's kill_all(): its thread outlives
     // every worker it forked.

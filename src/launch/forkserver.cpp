@@ -132,8 +132,8 @@ void say_hello(int channel) {
     control = 3;
     ::syscall(SYS_close_range, 4U, ~0U, 0U);
     // A Ctrl-C meant for the program reaches its whole process group: the helper outlives it
-    // and ends when the program closes its socket. Its workers get the defaults back.
-    reset_group_signals(SIG_IGN);
+    // and ends when the program closes its socket. Its workers get the program's back.
+    ignore_group_signals();
     ByteBuffer bytes;
     std::vector<int> fds;
     for (;;) {

@@ -66,23 +66,6 @@ std::string program_path() {
     return n > 0 ? std::string(path.data(), static_cast<std::size_t>(n)) : "mpire-worker";
 }
 
-// The program's environment with the launch in it (and no launch a spawn worker inherited).
-std::vector<std::string> worker_environment(const WorkerLaunch& launch) {
-    std::vector<std::string> environment;
-    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-        const std::string_view variable(*entry);
-        if (variable.starts_with(launch_variable) &&
-            variable.substr(launch_variable.size()).starts_with('=')) {
-            continue;
-        }
-        environment.emplace_back(variable);
-    }
-    ByteBuffer encoded;
-    encode_worker_launch(encoded, launch);
-    environment.push_back(std::string(launch_variable) + "=" + to_hex(encoded));
-    return environment;
-}
-
 // posix_spawn's file actions and attributes, released however the spawn ends.
 struct SpawnSetup {
     posix_spawn_file_actions_t actions{};
@@ -101,16 +84,31 @@ struct SpawnSetup {
 
 }  // namespace
 
-pid_t spawn_worker(WorkerLaunch launch) {
+SpawnTemplate::SpawnTemplate() : path_(program_path()) {
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+        const std::string_view variable(*entry);
+        if (variable.starts_with(launch_variable) &&
+            variable.substr(launch_variable.size()).starts_with('=')) {
+            continue;
+        }
+        environment_.emplace_back(variable);
+    }
+}
+
+pid_t SpawnTemplate::spawn(WorkerLaunch launch) const {
     // Linux takes the end of the spawning *thread* for the parent's death: only the main
     // thread's workers can die with the program (as for the forkserver's).
     launch.die_with = ::gettid() == ::getpid() ? ::getpid() : pid_t{0};
-    const std::vector<std::string> environment = worker_environment(launch);
+    ByteBuffer encoded;
+    encode_worker_launch(encoded, launch);
+    const std::string launch_entry = std::string(launch_variable) + "=" + to_hex(encoded);
     std::vector<char*> envp;
-    for (const std::string& variable : environment)
+    for (const std::string& variable : environment_) {
         envp.push_back(const_cast<char*>(variable.data()));
+    }
+    envp.push_back(const_cast<char*>(launch_entry.data()));
     envp.push_back(nullptr);
-    std::string path = program_path();
+    std::string path = path_;
     std::array<char*, 2> argv{path.data(), nullptr};
 
     SpawnSetup setup;
@@ -127,12 +125,11 @@ pid_t spawn_worker(WorkerLaunch launch) {
     // Nothing else of the program's: a pipe's write end left open would keep its reader from
     // ever seeing EOF.
     posix_spawn_file_actions_addclosefrom_np(&setup.actions, target);
-    sigset_t signals;
-    sigemptyset(&signals);
-    posix_spawnattr_setsigmask(&setup.attributes, &signals);
-    sigfillset(&signals);
-    posix_spawnattr_setsigdefault(&setup.attributes, &signals);
-    posix_spawnattr_setflags(&setup.attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    // exec itself resets caught signals and keeps ignored ones, as a fork worker keeps them.
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&setup.attributes, &none);
+    posix_spawnattr_setflags(&setup.attributes, POSIX_SPAWN_SETSIGMASK);
 
     // Flush first, as before a fork: the worker's output must not come before the program's.
     std::fflush(nullptr);
@@ -143,7 +140,7 @@ pid_t spawn_worker(WorkerLaunch launch) {
     return pid;
 }
 
-bool spawned_worker_skipped_its_entry() noexcept {
+bool spawned_worker_before_its_entry() noexcept {
     return std::getenv(std::string(launch_variable).c_str()) != nullptr;
 }
 

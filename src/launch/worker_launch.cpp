@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 
 #include "mpire/detail/insight_recorder.hpp"
@@ -42,6 +44,7 @@ void encode_worker_launch(ByteBuffer& out, const WorkerLaunch& launch) {
     encode(out, launch.daemon);
     encode(out, launch.cpus);
     encode(out, launch.die_with);
+    encode(out, launch.ignored_signals);
     encode(out, launch.clocks_fd >= 0);
     encode(out, launch.insights_fd >= 0);
 }
@@ -55,6 +58,7 @@ WorkerLaunch decode_worker_launch(ByteReader& in, std::span<const int> fds) {
     decode(in, launch.daemon);
     decode(in, launch.cpus);
     decode(in, launch.die_with);
+    decode(in, launch.ignored_signals);
     decode(in, has_clocks);
     decode(in, has_insights);
     std::size_t next = 0;
@@ -65,17 +69,36 @@ WorkerLaunch decode_worker_launch(ByteReader& in, std::span<const int> fds) {
     return launch;
 }
 
-void reset_group_signals(sighandler_t disposition) {
-    for (const int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
-        ::signal(signal, disposition);
+namespace {
+constexpr std::array group_signals{SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+}  // namespace
+
+void ignore_group_signals() {
+    for (const int signal : group_signals) ::signal(signal, SIG_IGN);
+}
+
+std::vector<int> ignored_group_signals() {
+    std::vector<int> ignored;
+    for (const int signal : group_signals) {
+        struct sigaction current {};
+        if (::sigaction(signal, nullptr, &current) == 0 && current.sa_handler == SIG_IGN) {
+            ignored.push_back(signal);
+        }
+    }
+    return ignored;
+}
+
+void serve_as_launched_worker(const WorkerLaunch& launch) {
+    // As a fork worker would have them: the program's ignored signals ignored, the rest (the
+    // helper ignored them all) at their defaults, nothing blocked.
+    for (const int signal : group_signals) {
+        const bool ignored = std::find(launch.ignored_signals.begin(), launch.ignored_signals.end(),
+                                       signal) != launch.ignored_signals.end();
+        ::signal(signal, ignored ? SIG_IGN : SIG_DFL);
     }
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-}
-
-void serve_as_launched_worker(const WorkerLaunch& launch) {
-    reset_group_signals(SIG_DFL);
     if (launch.die_with != 0) posix::die_with_parent(launch.die_with);
     if (launch.daemon) mark_process_as_daemon_worker();
     if (!launch.cpus.empty()) {

@@ -19,6 +19,9 @@ struct WorkerLaunch {
     bool daemon = true;
     std::vector<int> cpus;  // empty: no pinning
     pid_t die_with = 0;     // the pid whose death kills the worker, or 0
+    // The group signals (see ignore_group_signals) the program ignores: a fork worker would
+    // inherit that (nohup), so these workers are given it.
+    std::vector<int> ignored_signals;
     int channel_fd = -1;
     int clocks_fd = -1;    // -1: no clocks
     int insights_fd = -1;  // -1: no insights
@@ -31,9 +34,12 @@ void encode_worker_launch(ByteBuffer& out, const WorkerLaunch& launch);
 /// Throws what decode throws on a malformed launch.
 [[nodiscard]] WorkerLaunch decode_worker_launch(ByteReader& in, std::span<const int> fds);
 
-/// Sets the signals a terminal or a supervisor sends a process group to `disposition` and
-/// empties the signal mask.
-void reset_group_signals(sighandler_t disposition);
+/// The forkserver helper ignores the signals a terminal or a supervisor sends a process group
+/// (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2): a Ctrl-C meant for the program is not
+/// its to act on.
+void ignore_group_signals();
+/// Those of the group signals this process ignores now (WorkerLaunch::ignored_signals).
+[[nodiscard]] std::vector<int> ignored_group_signals();
 
 /// In the new worker process: sets itself up as `launch` says, serves until told to stop, exits.
 [[noreturn]] void serve_as_launched_worker(const WorkerLaunch& launch);

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <sys/auxv.h>
 
 #include <stdexcept>
 #include <string>
@@ -12,9 +13,35 @@ namespace {
 
 bool g_fresh_image = false;  // set once, before the worker reads its first frame
 
-// The load bias of the module named `name` ("" is the program itself) in this process.
-std::uintptr_t load_bias(const std::string& name) {
-    void* handle = ::dlopen(name.empty() ? nullptr : name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
+// The program's own load bias and whether `address` lies in one of its segments, from the
+// kernel's auxiliary vector: that works in static binaries too, where the dynamic loader's
+// functions know no program.
+std::uintptr_t program_bias() {
+    const auto* headers = reinterpret_cast<const ElfW(Phdr)*>(::getauxval(AT_PHDR));
+    const std::size_t n = ::getauxval(AT_PHNUM);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (headers[i].p_type == PT_PHDR) return ::getauxval(AT_PHDR) - headers[i].p_vaddr;
+    }
+    return 0;  // no PT_PHDR: a static, position-dependent binary runs where it was linked
+}
+
+bool in_program(std::uintptr_t address) {
+    const auto* headers = reinterpret_cast<const ElfW(Phdr)*>(::getauxval(AT_PHDR));
+    const std::size_t n = ::getauxval(AT_PHNUM);
+    const std::uintptr_t bias = program_bias();
+    for (std::size_t i = 0; i < n; ++i) {
+        const ElfW(Phdr)& header = headers[i];
+        if (header.p_type == PT_LOAD && address >= bias + header.p_vaddr &&
+            address < bias + header.p_vaddr + header.p_memsz) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// The load bias of the shared library named `name` in this process.
+std::uintptr_t library_bias(const std::string& name) {
+    void* handle = ::dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD);
     if (handle == nullptr) {
         throw std::runtime_error("mpire: the spawned worker has no module " + name +
                                  " loaded, which holds a function it was sent (a library the "
@@ -34,14 +61,25 @@ std::uintptr_t load_bias(const std::string& name) {
 
 void encode_code_address(ByteBuffer& out, std::uintptr_t address) {
     encode(out, static_cast<std::uint64_t>(address));
-    Dl_info info{};
-    link_map* map = nullptr;
-    const bool found = ::dladdr1(reinterpret_cast<void*>(address), &info,
-                                 reinterpret_cast<void**>(&map), RTLD_DL_LINKMAP) != 0 &&
-                       map != nullptr;
-    // The program's own link map has an empty name, which is also what dlopen(nullptr) finds.
-    encode(out, found ? std::string(map->l_name) : std::string());
-    encode(out, static_cast<std::uint64_t>(found ? address - map->l_addr : 0));
+    // The program itself is named "" (its link map's name); a library by its path.
+    std::string module;
+    std::uintptr_t bias = 0;
+    bool found = in_program(address);
+    if (found) {
+        bias = program_bias();
+    } else {
+        Dl_info info{};
+        link_map* map = nullptr;
+        found = ::dladdr1(reinterpret_cast<void*>(address), &info, reinterpret_cast<void**>(&map),
+                          RTLD_DL_LINKMAP) != 0 &&
+                map != nullptr && map->l_name != nullptr && map->l_name[0] != '\0';
+        if (found) {
+            module = map->l_name;
+            bias = map->l_addr;
+        }
+    }
+    encode(out, module);
+    encode(out, static_cast<std::uint64_t>(found ? address - bias : 0));
     encode(out, found);
 }
 
@@ -60,7 +98,8 @@ std::uintptr_t decode_code_address(ByteReader& in) {
             "mpire: a function sent to a spawned worker lies in no module of the program (code "
             "made at run time cannot be used with StartMethod::spawn)");
     }
-    return load_bias(module) + static_cast<std::uintptr_t>(offset);
+    const std::uintptr_t bias = module.empty() ? program_bias() : library_bias(module);
+    return bias + static_cast<std::uintptr_t>(offset);
 }
 
 void mark_process_as_fresh_image() noexcept { g_fresh_image = true; }

@@ -169,6 +169,9 @@ struct ApplyHooks {
 [[nodiscard]] ApplyHooks pin_apply_hooks(PoolCore& core, const WorkerFunction& init,
                                          const WorkerFunction& exit, const CallTimeouts& timeouts);
 [[nodiscard]] bool uses_bytes(const PoolCore& core) noexcept;
+/// Whether the pool's workers share its memory (fork, threading): shared objects then reach
+/// them by address, else by value (SharedObjects::codec).
+[[nodiscard]] bool shares_memory_with_workers(const PoolCore& core) noexcept;
 /// Queues an apply task and hands it to a worker, starting every worker when none runs.
 /// Throws std::logic_error while a map call runs (an imap being iterated) or after the pool was
 /// destroyed.

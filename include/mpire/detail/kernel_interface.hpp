@@ -41,6 +41,9 @@ struct KernelContext {
     // The shared objects. Under fork their address stays valid in the workers (they inherit the
     // memory); under threading the kernel, which threads keep, keeps the object alive.
     std::shared_ptr<void> shared;
+    // Set for workers that do not share the pool's memory (forkserver, spawn): the shared
+    // objects are shipped by value, encoded with this.
+    SharedObjectCodec shared_by_value;
     std::shared_ptr<Hook> init;
     std::shared_ptr<Hook> exit;
     /// The call's timeouts: workers record each task's start only when `task` is set.
