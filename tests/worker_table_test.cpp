@@ -789,6 +789,7 @@ struct FakePool {
             KernelContext{
                 .lead = core->lead,
                 .shared = {},
+                .shared_by_value = {},
                 .init = options.worker_init.hook(),
                 .exit = options.worker_exit.hook(),
                 .timeouts = mpire::detail::validate_timeouts(
