@@ -1,13 +1,18 @@
 #include "baselines.hpp"
 
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "measure.hpp"
+
+extern char** environ;
 
 namespace bench {
 
@@ -26,6 +31,39 @@ double fork_and_reap_ms(int children) {
         }
     }
     return ms_since(start);
+}
+
+namespace {
+constexpr const char* spawned_baseline_variable = "MPIRE_BENCH_EXIT_AT_ONCE";
+}  // namespace
+
+double spawn_and_reap_ms(int children) {
+    std::vector<pid_t> pids;
+    std::vector<char*> environment;
+    std::string marker = std::string(spawned_baseline_variable) + "=1";
+    for (char** entry = environ; *entry != nullptr; ++entry) environment.push_back(*entry);
+    environment.push_back(marker.data());
+    environment.push_back(nullptr);
+    std::string path = "/proc/self/exe";
+    char* argv[] = {path.data(), nullptr};
+    const auto start = Clock::now();
+    for (int i = 0; i < children; ++i) {
+        pid_t pid = 0;
+        const int error =
+            posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv, environment.data());
+        if (error != 0) fail(std::string("posix_spawn: ") + std::strerror(error));
+        pids.push_back(pid);
+    }
+    for (pid_t pid : pids) {
+        int status = 0;
+        while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+        }
+    }
+    return ms_since(start);
+}
+
+void exit_if_spawned_as_baseline() {
+    if (std::getenv(spawned_baseline_variable) != nullptr) _exit(0);
 }
 
 MemcpyBaseline::MemcpyBaseline(std::size_t bytes) : source_(bytes, 0), destination_(bytes, 0) {}

@@ -11,6 +11,12 @@ namespace bench {
 /// Wall ms to fork `children` processes that `_exit(0)` at once and to reap them all.
 double fork_and_reap_ms(int children);
 
+/// Wall ms to posix_spawn `children` runs of this binary that exit first thing in main()
+/// (exit_if_spawned_as_baseline), and to reap them all.
+double spawn_and_reap_ms(int children);
+/// First thing in main(): ends a run spawn_and_reap_ms started.
+void exit_if_spawned_as_baseline();
+
 /// Copies between two buffers that are already faulted in.
 class MemcpyBaseline {
 public:

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "baselines.hpp"
 #include "machine.hpp"
 #include "peers.hpp"
 #include "report.hpp"
@@ -116,6 +117,10 @@ bool selected(const CommandLine& command_line, const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // What a program using spawn and forkserver pools does first (docs/workers.md).
+    mpire::serve_if_spawned_worker();
+    bench::exit_if_spawned_as_baseline();
+    mpire::start_forkserver();
     const CommandLine command_line = parse_command_line(argc, argv);
     const bench::Settings settings{.reps = command_line.reps, .jobs = 2};
     const std::string build_type =

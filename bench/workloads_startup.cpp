@@ -40,14 +40,21 @@ void run_startup(const Settings& s, Report& report) {
                "%d ints arriving here (destruction not timed); %d repetitions (20x --reps)",
                s.jobs, s.jobs, reps));
     report.note(
-        format("baseline: fork() %d children that _exit(0) at once, then waitpid both; "
-               "this process's RSS is %.1f MiB (fork's cost grows with it)",
-               s.jobs, static_cast<double>(current_rss_kib()) / 1024));
+        format("baselines: fork() %d children that _exit(0) at once, then waitpid both; "
+               "posix_spawn() %d runs of this binary that exit first thing in main(), then "
+               "waitpid both; this process's RSS is %.1f MiB (fork's cost grows with it)",
+               s.jobs, s.jobs, static_cast<double>(current_rss_kib()) / 1024));
     const std::vector<Variant> variants{
         {format("raw fork() x %d + waitpid", s.jobs), [&] { return fork_and_reap_ms(s.jobs); }},
         {"mpire fork", [&] { return start_to_first_result_ms(mpire::StartMethod::fork, s.jobs); }},
         {"mpire threading",
-         [&] { return start_to_first_result_ms(mpire::StartMethod::threading, s.jobs); }}};
+         [&] { return start_to_first_result_ms(mpire::StartMethod::threading, s.jobs); }},
+        {"mpire forkserver",
+         [&] { return start_to_first_result_ms(mpire::StartMethod::forkserver, s.jobs); }},
+        {format("raw posix_spawn() x %d + waitpid", s.jobs),
+         [&] { return spawn_and_reap_ms(s.jobs); }},
+        {"mpire spawn",
+         [&] { return start_to_first_result_ms(mpire::StartMethod::spawn, s.jobs); }}};
     const auto samples = run_interleaved(variants, reps);
     report.header("ms");
     for (std::size_t i = 0; i < variants.size(); ++i) report.row(variants[i].name, samples[i]);
@@ -55,6 +62,12 @@ void run_startup(const Settings& s, Report& report) {
                   median(samples[1]) / median(samples[0]), Goal::at_most, 2.0);
     report.info(format("pool start to first result, mpire threading / raw fork + waitpid %.2fx",
                        median(samples[2]) / median(samples[0])));
+    // Side by side, without a target (PRODUCT.md): a forkserver worker costs a round trip to the
+    // helper and a clone there, a spawn worker an exec and the program's start-up.
+    report.info(format("pool start to first result, mpire forkserver / raw fork + waitpid %.2fx",
+                       median(samples[3]) / median(samples[0])));
+    report.info(format("pool start to first result, mpire spawn / raw posix_spawn + waitpid %.2fx",
+                       median(samples[5]) / median(samples[4])));
 }
 
 }  // namespace bench
