@@ -472,9 +472,7 @@ TEST_F(BackgroundForkTest, WorkersForkedWhileACollectorIsBusyRunFreely) {
         const std::lock_guard lock(chain_mutex);
         chain.push_back(busy.apply_async(&twice, 1, ApplyOptions{.callback = resubmit}));
     }
-    const int cycles = std::getenv("MPIRE_FORK_CYCLES") != nullptr
-                           ? std::atoi(std::getenv("MPIRE_FORK_CYCLES"))
-                           : 1000;
+    const int cycles = mpire::test::fork_cycles();
     const auto work = [](int x) {
         try {
             throw std::runtime_error(std::to_string(x) + std::string(200, 'y'));

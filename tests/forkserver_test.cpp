@@ -238,8 +238,7 @@ TEST_P(ShippedWorkersTest, ALockAnotherThreadHoldsIsFreeInTheWorkers) {
         (void)Gate::pass(release.read_end(), 0);
     });
     holding.await_signal();
-    const char* cycles_env = std::getenv("MPIRE_FORK_CYCLES");
-    const int cycles = cycles_env != nullptr ? std::atoi(cycles_env) : 1000;
+    const int cycles = mpire::test::fork_cycles();
     const std::vector<int> inputs{1, 2, 3, 4};
     WorkerPool pool(options());
     for (int i = 0; i < cycles; ++i) {

@@ -29,8 +29,7 @@ class OpenMPTest : public mpire::test::LeakChecked<testing::TestWithParam<StartM
 
 TEST_P(OpenMPTest, WorkersOfAProgramThatRanOpenMPRunItAgain) {
     ASSERT_EQ(parallel_sum(1000), 499500);  // libgomp now has its threads in this process
-    const char* cycles_env = std::getenv("MPIRE_FORK_CYCLES");
-    const int cycles = cycles_env != nullptr ? std::atoi(cycles_env) : 1000;
+    const int cycles = mpire::test::fork_cycles();
     const std::vector<int> inputs{10, 100, 1000};
     WorkerPool pool({.n_jobs = 2, .start_method = GetParam()});
     for (int i = 0; i < cycles; ++i) {

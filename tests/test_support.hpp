@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <mpire/mpire.hpp>
@@ -80,6 +81,13 @@ inline bool wait_for_exit(pid_t pid, int limit_ms = 10000) {
     const bool exited = ::poll(&handle, 1, limit_ms) == 1;
     ::close(fd);
     return exited;
+}
+
+/// How many times the tests that prove "workers start without a hang" start fresh workers:
+/// MPIRE_FORK_CYCLES, or 1000 (CI's sanitizer stages run fewer: each start is slower there).
+inline int fork_cycles() {
+    const char* set = std::getenv("MPIRE_FORK_CYCLES");
+    return set != nullptr ? std::atoi(set) : 1000;
 }
 
 /// Blocks until thread `tid` of this process is in system call `call` (SYS_futex: it sleeps on
