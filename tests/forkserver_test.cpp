@@ -116,6 +116,22 @@ TEST_P(ShippedWorkersTest, SharedObjectsReachEachWorkerAsACopyAndUnsendableOnesA
                  std::invalid_argument);
 }
 
+// A kept-alive worker keeps its copy while a call installs a new kernel: a pointer a task or
+// worker_init kept into it stays valid, as under fork.
+TEST_P(ShippedWorkersTest, AWorkersCopyOfTheSharedObjectsLastsAcrossKernels) {
+    WorkerPool pool({.n_jobs = 1,
+                     .shared_objects = std::vector<int>{1, 2, 3},
+                     .start_method = GetParam(),
+                     .keep_alive = true});
+    const auto where = [](const std::vector<int>& v) {
+        return reinterpret_cast<std::uintptr_t>(v.data());
+    };
+    const std::uintptr_t first = pool.apply(where);
+    // Another timeout: another kernel, decoded while the first still exists.
+    const std::uintptr_t second = pool.apply(where, ApplyOptions{.task_timeout = 30s});
+    EXPECT_EQ(first, second);
+}
+
 TEST_P(ShippedWorkersTest, AKilledWorkerIsReportedWithItsSignal) {
     WorkerPool pool(options(1));
     try {

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -87,7 +88,7 @@ inline bool wait_for_exit(pid_t pid, int limit_ms = 10000) {
 /// MPIRE_FORK_CYCLES, or 1000 (CI's sanitizer stages run fewer: each start is slower there).
 inline int fork_cycles() {
     const char* set = std::getenv("MPIRE_FORK_CYCLES");
-    return set != nullptr ? std::atoi(set) : 1000;
+    return set != nullptr ? std::max(1, std::atoi(set)) : 1000;
 }
 
 /// Blocks until thread `tid` of this process is in system call `call` (SYS_futex: it sleeps on

@@ -92,11 +92,13 @@ struct SharedObjectCodec {
 template <class T>
 SharedObjectCodec shared_object_codec() {
     if constexpr (is_transferable_v<T> && std::is_default_constructible_v<T>) {
-        return {.encode = [](ByteBuffer& out,
-                             const void* object) { encode(out, *static_cast<const T*>(object)); },
+        return {.encode =
+                    [](ByteBuffer& out, const void* object) {
+                        detail::encode(out, *static_cast<const T*>(object));
+                    },
                 .decode = [](ByteReader& in) -> std::shared_ptr<void> {
                     auto object = std::make_shared<T>();
-                    decode(in, *object);
+                    detail::decode(in, *object);
                     return object;
                 }};
     } else {

@@ -1,5 +1,9 @@
+#include <algorithm>
+#include <cstddef>
 #include <exception>
 #include <optional>
+#include <span>
+#include <vector>
 
 #include "mpire/codec.hpp"
 #include "mpire/detail/code_address.hpp"
@@ -25,6 +29,26 @@ std::shared_ptr<Hook> decode_hook(ByteReader& in) {
     decode(in, present);
     if (!present) return nullptr;
     return decode_function<std::remove_pointer_t<HookFactory>>(in)(in);
+}
+
+// A worker's copy of the shared objects outlives the kernel it came with: a task or worker_init
+// may keep a pointer into it (as it may under fork, where the object never moves), and a later
+// call installs a new kernel. It is replaced only when different bytes arrive. One per process:
+// a process worker serves one pool.
+std::shared_ptr<void> decode_shared_copy(ByteReader& in) {
+    static std::vector<std::byte> last_bytes;
+    static std::shared_ptr<void> last_copy;
+    using Decode = std::shared_ptr<void>(ByteReader&);
+    Decode* const decode_copy = decode_function<Decode>(in);
+    const std::span<const std::byte> rest = in.rest();
+    ByteReader measure = in;
+    std::shared_ptr<void> copy = decode_copy(measure);
+    const std::span<const std::byte> bytes = rest.first(rest.size() - measure.remaining());
+    in = measure;
+    if (last_copy && std::ranges::equal(bytes, last_bytes)) return last_copy;
+    last_bytes.assign(bytes.begin(), bytes.end());
+    last_copy = std::move(copy);
+    return last_copy;
 }
 
 }  // namespace
@@ -59,8 +83,7 @@ KernelContext decode_kernel_context(ByteReader& in) {
     bool by_value = false;
     decode(in, by_value);
     if (by_value) {
-        using Decode = std::shared_ptr<void>(ByteReader&);
-        context.shared = decode_function<Decode>(in)(in);  // the worker's own copy
+        context.shared = decode_shared_copy(in);
     } else {
         void* shared = nullptr;
         in.read(&shared, sizeof shared);

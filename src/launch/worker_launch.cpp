@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <tuple>
 
 #include "mpire/detail/insight_recorder.hpp"
 #include "mpire/detail/worker_clock.hpp"
@@ -38,29 +39,28 @@ std::vector<int> passed_fds(const WorkerLaunch& launch) {
     return fds;
 }
 
+namespace {
+// The fields that travel as bytes, in one order for both directions; of the descriptors, which
+// travel apart, only whether there are boards.
+template <class Launch>
+auto launch_fields(Launch& launch, bool& has_clocks, bool& has_insights) {
+    return std::tie(launch.worker, launch.n_workers, launch.daemon, launch.cpus, launch.die_with,
+                    launch.ignored_signals, has_clocks, has_insights);
+}
+}  // namespace
+
 void encode_worker_launch(ByteBuffer& out, const WorkerLaunch& launch) {
-    encode(out, launch.worker);
-    encode(out, launch.n_workers);
-    encode(out, launch.daemon);
-    encode(out, launch.cpus);
-    encode(out, launch.die_with);
-    encode(out, launch.ignored_signals);
-    encode(out, launch.clocks_fd >= 0);
-    encode(out, launch.insights_fd >= 0);
+    bool has_clocks = launch.clocks_fd >= 0;
+    bool has_insights = launch.insights_fd >= 0;
+    encode(out, launch_fields(launch, has_clocks, has_insights));
 }
 
 WorkerLaunch decode_worker_launch(ByteReader& in, std::span<const int> fds) {
     WorkerLaunch launch;
     bool has_clocks = false;
     bool has_insights = false;
-    decode(in, launch.worker);
-    decode(in, launch.n_workers);
-    decode(in, launch.daemon);
-    decode(in, launch.cpus);
-    decode(in, launch.die_with);
-    decode(in, launch.ignored_signals);
-    decode(in, has_clocks);
-    decode(in, has_insights);
+    auto fields = launch_fields(launch, has_clocks, has_insights);
+    decode(in, fields);
     std::size_t next = 0;
     const auto take_fd = [&] { return next < fds.size() ? fds[next++] : -1; };
     launch.channel_fd = take_fd();

@@ -2,7 +2,6 @@
 
 #include <dlfcn.h>
 #include <link.h>
-#include <sys/auxv.h>
 
 #include <stdexcept>
 #include <string>
@@ -13,26 +12,33 @@ namespace {
 
 bool g_fresh_image = false;  // set once, before the worker reads its first frame
 
-// The program's own load bias and whether `address` lies in one of its segments, from the
-// kernel's auxiliary vector: that works in static binaries too, where the dynamic loader's
-// functions know no program.
-std::uintptr_t program_bias() {
-    const auto* headers = reinterpret_cast<const ElfW(Phdr)*>(::getauxval(AT_PHDR));
-    const std::size_t n = ::getauxval(AT_PHNUM);
-    for (std::size_t i = 0; i < n; ++i) {
-        if (headers[i].p_type == PT_PHDR) return ::getauxval(AT_PHDR) - headers[i].p_vaddr;
-    }
-    return 0;  // no PT_PHDR: a static, position-dependent binary runs where it was linked
+// The program's own load bias and segments: the first object the dynamic linker lists, in
+// static binaries too (static-PIE ones included), where dladdr knows no program.
+struct ProgramImage {
+    std::uintptr_t bias = 0;
+    const ElfW(Phdr) * headers = nullptr;
+    std::size_t n_headers = 0;
+};
+
+ProgramImage program_image() {
+    ProgramImage image;
+    ::dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t /*size*/, void* out) {
+            auto* found = static_cast<ProgramImage*>(out);
+            found->bias = info->dlpi_addr;
+            found->headers = info->dlpi_phdr;
+            found->n_headers = info->dlpi_phnum;
+            return 1;  // the program is listed first
+        },
+        &image);
+    return image;
 }
 
-bool in_program(std::uintptr_t address) {
-    const auto* headers = reinterpret_cast<const ElfW(Phdr)*>(::getauxval(AT_PHDR));
-    const std::size_t n = ::getauxval(AT_PHNUM);
-    const std::uintptr_t bias = program_bias();
-    for (std::size_t i = 0; i < n; ++i) {
-        const ElfW(Phdr)& header = headers[i];
-        if (header.p_type == PT_LOAD && address >= bias + header.p_vaddr &&
-            address < bias + header.p_vaddr + header.p_memsz) {
+bool in_program(const ProgramImage& image, std::uintptr_t address) {
+    for (std::size_t i = 0; i < image.n_headers; ++i) {
+        const ElfW(Phdr)& header = image.headers[i];
+        if (header.p_type == PT_LOAD && address >= image.bias + header.p_vaddr &&
+            address < image.bias + header.p_vaddr + header.p_memsz) {
             return true;
         }
     }
@@ -63,11 +69,10 @@ void encode_code_address(ByteBuffer& out, std::uintptr_t address) {
     encode(out, static_cast<std::uint64_t>(address));
     // The program itself is named "" (its link map's name); a library by its path.
     std::string module;
-    std::uintptr_t bias = 0;
-    bool found = in_program(address);
-    if (found) {
-        bias = program_bias();
-    } else {
+    const ProgramImage program = program_image();
+    std::uintptr_t bias = program.bias;
+    bool found = in_program(program, address);
+    if (!found) {
         Dl_info info{};
         link_map* map = nullptr;
         found = ::dladdr1(reinterpret_cast<void*>(address), &info, reinterpret_cast<void**>(&map),
@@ -98,7 +103,7 @@ std::uintptr_t decode_code_address(ByteReader& in) {
             "mpire: a function sent to a spawned worker lies in no module of the program (code "
             "made at run time cannot be used with StartMethod::spawn)");
     }
-    const std::uintptr_t bias = module.empty() ? program_bias() : library_bias(module);
+    const std::uintptr_t bias = module.empty() ? program_image().bias : library_bias(module);
     return bias + static_cast<std::uintptr_t>(offset);
 }
 
